@@ -1,0 +1,29 @@
+// Settings read from BLUEFOG_* environment variables at init.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "bluefog/core/logging.h"
+
+namespace bluefog {
+
+struct Config {
+  LogLevel log_level = LogLevel::kWarning;
+  bool log_hide_time = false;
+  std::string timeline_prefix;           // empty: no timeline
+  int64_t fusion_threshold_bytes = 8 << 20;
+  double cycle_time_ms = 1.0;            // longest sleep of a waiting engine
+  int nodes_per_machine = 0;             // 0: use the shared-memory split
+  int mpi_thread_level = 3;              // MPI_THREAD_MULTIPLE
+  double stall_warning_seconds = 60.0;
+};
+
+using EnvLookup = std::function<const char*(const char* name)>;
+
+// Parses every BLUEFOG_* variable; throws InvalidArgument naming the variable
+// and the offending value for anything malformed.
+Config ParseConfig(const EnvLookup& lookup);
+Config ParseConfigFromEnvironment();
+
+}  // namespace bluefog

@@ -1,0 +1,67 @@
+// The per-process engine: one background thread owns MPI. User threads submit
+// ops and wait on handles; the thread matches incoming messages to ops by
+// (name, instance), keeps early messages in an unexpected store, reports
+// stalls, and fails ops whose peers died.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bluefog/core/config.h"
+#include "bluefog/core/op.h"
+
+namespace bluefog {
+
+struct WorldInfo {
+  int rank = 0;
+  int size = 1;
+  int local_rank = 0;
+  int local_size = 1;
+  std::vector<int> local_ranks;  // world ranks on this (possibly emulated) machine
+  bool homogeneous = true;
+  bool mpi_threads_supported = false;
+  bool unified_window_model = false;
+};
+
+// Builds an op once its identity (key, instance) is assigned.
+using OpFactory = std::function<std::unique_ptr<Op>(OpIdentity id)>;
+
+class Engine {
+ public:
+  static Engine& Get();
+
+  // Starts MPI and the engine thread. Throws on failure.
+  void Start(const Config& config);
+  // Finishes pending ops, then stops the thread and MPI. Idempotent.
+  void Stop();
+  bool running() const;
+  bool stopped() const;
+  const WorldInfo& world() const;
+  const Config& config() const;
+
+  // Assigns the op its instance and queues it. `name` empty: an automatic
+  // name counted per op type. Throws InvalidArgument if the name is in flight.
+  int64_t Submit(OpType type, const std::string& name, const OpFactory& make);
+  bool Poll(int64_t handle);
+  // Waits up to timeout_seconds; returns true when done.
+  bool WaitFor(int64_t handle, double timeout_seconds);
+  // Result of a finished op; forgets the handle.
+  Status Release(int64_t handle);
+
+  void Suspend();
+  void Resume();
+
+  // Messages received per peer (tests use it to show who talked to whom).
+  std::vector<uint64_t> MessagesReceivedFrom();
+
+  ~Engine();
+
+ private:
+  Engine();
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bluefog

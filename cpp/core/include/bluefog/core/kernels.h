@@ -1,0 +1,31 @@
+// Reduction kernels over raw buffers. All weights are double; arithmetic on
+// float16/bfloat16 data happens in float32.
+#pragma once
+#include <cstdint>
+
+#include "bluefog/core/dtype.h"
+
+namespace bluefog {
+
+// dst[i] = alpha * src[i], converting from src_type to dst_type.
+// Supported pairs: equal types (any type; alpha must be 1 for non-floating
+// types), float32 <- float16/bfloat16 and float16/bfloat16 <- float32.
+// Throws std::invalid_argument for anything else.
+void ScaleCopy(DataType dst_type, void* dst, DataType src_type, const void* src,
+               int64_t count, double alpha);
+
+// acc[i] += alpha * src[i]. Supported pairs: equal summable types (alpha must
+// be 1 for integers), float32 accumulator with float16/bfloat16 source.
+void Axpy(DataType acc_type, void* acc, DataType src_type, const void* src,
+          int64_t count, double alpha);
+
+// data[i] *= alpha, for floating types (float16/bfloat16 via float32).
+void ScaleInPlace(DataType dtype, void* data, int64_t count, double alpha);
+
+// Scalar conversions, exposed for tests (round to nearest even).
+uint16_t FloatToHalf(float value);
+float HalfToFloat(uint16_t bits);
+uint16_t FloatToBFloat16(float value);
+float BFloat16ToFloat(uint16_t bits);
+
+}  // namespace bluefog

@@ -1,0 +1,814 @@
+#include "bluefog/core/engine.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "bluefog/core/logging.h"
+#include "bluefog/core/transport.h"
+
+namespace bluefog {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kInlineLimit = 16 * 1024;
+constexpr auto kSpinWindow = std::chrono::microseconds(50);
+constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
+constexpr uint8_t kErrorIsInvalidArgument = 1;
+
+struct HandleState {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  Status status;
+};
+
+struct Job {
+  std::shared_ptr<Op> op;
+  std::shared_ptr<HandleState> handle;
+  bool failure_sent = false;  // peers were told this op failed
+  bool completed = false;     // the waiter was woken
+};
+
+struct OpKey {
+  std::string key;
+  uint64_t instance;
+  bool operator==(const OpKey& o) const {
+    return instance == o.instance && key == o.key;
+  }
+};
+
+struct OpKeyHash {
+  size_t operator()(const OpKey& k) const {
+    return std::hash<std::string>()(k.key) ^ (k.instance * 0x9E3779B97F4A7C15ull);
+  }
+};
+
+// A message whose header arrived; its payload may still be in transit.
+struct Incoming {
+  Arrival arrival;
+  bool complete = false;
+  std::weak_ptr<Job> target;  // op to deliver to once complete, if any
+};
+
+struct PendingSend {
+  MpiTransport::RequestId request;
+  int dst;
+  int32_t step;
+  bool carries_payload;
+  std::shared_ptr<Job> job;
+  std::unique_ptr<std::vector<char>> header_bytes;
+};
+
+struct PendingReceive {
+  MpiTransport::RequestId request;
+  std::shared_ptr<Incoming> incoming;
+};
+
+struct StallProbe {
+  std::shared_ptr<Job> job;
+  std::set<int> awaiting;
+  std::vector<int> not_posted;
+};
+
+bool ProcessAlive(int pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no procfs: trust kill()
+  size_t paren = line.rfind(')');
+  return !(paren != std::string::npos && paren + 2 < line.size() &&
+           (line[paren + 2] == 'Z' || line[paren + 2] == 'X'));
+}
+
+std::string RankList(const std::vector<int>& ranks) {
+  std::string s = "[";
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(ranks[i]);
+  }
+  return s + "]";
+}
+
+}  // namespace
+
+class Engine::Impl : public OpContext {
+ public:
+  // ---- user-thread API ----
+  void Start(const Config& config) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (state_ == State::kRunning) return;
+    if (state_ == State::kStopped)
+      throw Error(
+          "bluefog cannot be initialised again after shutdown() in the same "
+          "process (MPI cannot be restarted)");
+    config_ = config;
+    SetLogLevel(config.log_level);
+    SetLogHideTime(config.log_hide_time);
+    init_done_ = false;
+    thread_ = std::thread([this] { ThreadMain(); });
+    cv_.wait(lock, [this] { return init_done_; });
+    if (!init_status_.ok()) {
+      lock.unlock();
+      thread_.join();
+      lock.lock();
+      state_ = State::kNew;
+      init_status_.ThrowIfError();
+    }
+    state_ = State::kRunning;
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (state_ != State::kRunning) return;
+      stop_requested_ = true;
+      suspended_ = false;
+    }
+    cv_.notify_all();
+    thread_.join();
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_ = State::kStopped;
+  }
+
+  int64_t Submit(OpType type, const std::string& name, const OpFactory& make) {
+    std::unique_ptr<Op> op;
+    int64_t handle;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      CheckRunning();
+      OpIdentity id;
+      id.type = type;
+      id.key = name.empty() ? std::string("\x01") + OpTypeName(type) : name;
+      if (!name.empty() && inflight_names_.count(name))
+        throw InvalidArgument(std::string(OpTypeName(type)) + ": tensor name '" +
+                              name + "' is already in use by an op in flight on rank " +
+                              std::to_string(world_.rank) +
+                              "; wait for it or choose another name");
+      id.instance = posted_[id.key];
+      id.display_name = name.empty() ? std::string(OpTypeName(type)) +
+                                           ".noname." + std::to_string(id.instance)
+                                     : name;
+      op = make(id);  // may throw for bad arguments; nothing is recorded then
+      posted_[id.key]++;
+      if (!name.empty()) inflight_names_.insert(name);
+      handle = next_handle_++;
+      auto job = std::make_shared<Job>();
+      job->op = std::shared_ptr<Op>(std::move(op));
+      job->handle = std::make_shared<HandleState>();
+      handles_[handle] = job->handle;
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+    return handle;
+  }
+
+  std::shared_ptr<HandleState> FindHandle(int64_t handle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = handles_.find(handle);
+    if (it == handles_.end())
+      throw InvalidArgument("unknown handle " + std::to_string(handle) +
+                            " (already synchronized, or never issued)");
+    return it->second;
+  }
+
+  bool Poll(int64_t handle) {
+    auto state = FindHandle(handle);
+    std::lock_guard<std::mutex> lock(state->mutex);
+    return state->done;
+  }
+
+  bool WaitFor(int64_t handle, double timeout_seconds) {
+    auto state = FindHandle(handle);
+    std::unique_lock<std::mutex> lock(state->mutex);
+    return state->cv.wait_for(
+        lock, std::chrono::duration<double>(timeout_seconds),
+        [&] { return state->done; });
+  }
+
+  Status Release(int64_t handle) {
+    auto state = FindHandle(handle);
+    {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      if (!state->done)
+        throw InvalidArgument("handle " + std::to_string(handle) +
+                              " is not finished yet");
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    handles_.erase(handle);
+    return state->status;
+  }
+
+  void SetSuspended(bool suspended) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      CheckRunning();
+      suspended_ = suspended;
+    }
+    cv_.notify_all();
+  }
+
+  std::vector<uint64_t> MessagesReceivedFrom() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return received_from_;
+  }
+
+  bool running() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return state_ == State::kRunning;
+  }
+  bool stopped() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return state_ == State::kStopped;
+  }
+  const WorldInfo& world() const { return world_; }
+  const Config& config() const { return config_; }
+
+  // ---- OpContext (engine thread) ----
+  int rank() const override { return world_.rank; }
+  int size() const override { return world_.size; }
+  BufferPool& pool() override { return pool_; }
+
+  void Send(int dst, const MessageHeader& header, const void* payload,
+            size_t bytes) override {
+    if (dst == world_.rank || dst < 0 || dst >= world_.size)
+      throw Error("internal error: op sends to invalid rank " +
+                  std::to_string(dst));
+    if (dead_[dst]) return;  // the op fails through its participants
+    auto bytes_out = std::make_unique<std::vector<char>>();
+    MessageHeader h = header;
+    h.payload_bytes = bytes;
+    if (bytes <= kInlineLimit) {
+      h.payload_tag = 0;
+      EncodeMessage(h, payload, bytes, bytes_out.get());
+      auto request = transport_.SendHeader(dst, *bytes_out);
+      AddSend(dst, request, h.step, true, std::move(bytes_out));
+    } else {
+      h.payload_tag = transport_.ReservePayloadTag(dst, bytes);
+      EncodeMessage(h, nullptr, 0, bytes_out.get());
+      auto request = transport_.SendHeader(dst, *bytes_out);
+      AddSend(dst, request, h.step, false, std::move(bytes_out));
+      AddSend(dst, transport_.SendPayload(dst, h.payload_tag, payload, bytes),
+              h.step, true, nullptr);
+    }
+  }
+
+ private:
+  enum class State { kNew, kRunning, kStopped };
+
+  void CheckRunning() const {
+    if (state_ == State::kStopped)
+      throw Error("bluefog has been shut down; ops are no longer accepted");
+    if (state_ != State::kRunning)
+      throw InvalidArgument("bluefog is not initialized; call bf.init() first");
+  }
+
+  void AddSend(int dst, MpiTransport::RequestId request, int32_t step,
+               bool carries_payload, std::unique_ptr<std::vector<char>> header_bytes) {
+    current_->op->pending_sends++;
+    sends_.push_back(
+        {request, dst, step, carries_payload, current_, std::move(header_bytes)});
+  }
+
+  // ---- engine thread ----
+  void ThreadMain() {
+    Status status;
+    try {
+      status = transport_.Init(config_, &world_);
+    } catch (const std::exception& e) {
+      status = Status::Failure(e.what());
+    }
+    if (status.ok()) {
+      SetLogRank(world_.rank);
+      dead_.assign(world_.size, false);
+      received_from_.assign(world_.size, 0);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      init_status_ = status;
+      init_done_ = true;
+    }
+    cv_.notify_all();
+    if (!status.ok()) return;
+    Loop();
+    bool peers_alive = true;
+    for (int r = 0; r < world_.size; ++r) {
+      if (r != world_.rank && (dead_[r] || (transport_.same_host(r) &&
+                                             !ProcessAlive(transport_.pid_of(r)))))
+        peers_alive = false;
+    }
+    transport_.Finalize(peers_alive);
+  }
+
+  void Loop() {
+    auto last_progress = Clock::now();
+    auto last_check = last_progress;
+    auto backoff = std::chrono::microseconds(10);
+    const auto max_sleep = std::chrono::microseconds(
+        std::max<int64_t>(10, static_cast<int64_t>(config_.cycle_time_ms * 1000)));
+    while (true) {
+      bool progressed = StartQueued();
+      progressed |= PollIncoming();
+      progressed |= PollReceives();
+      progressed |= PollSends();
+      auto now = Clock::now();
+      if (now - last_check >= kCheckPeriod) {
+        last_check = now;
+        CheckPeers();
+        CheckStalls(now);
+      }
+      if (progressed) {
+        last_progress = now;
+        backoff = std::chrono::microseconds(10);
+        continue;
+      }
+      bool busy = !active_.empty() || !sends_.empty() || !receives_.empty();
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (stop_requested_ && queue_.empty() && !busy) break;
+        if (now - last_progress < kSpinWindow && busy) continue;
+        auto sleep = busy ? std::min<std::chrono::microseconds>(backoff, max_sleep)
+                          : max_sleep;
+        cv_.wait_for(lock, sleep, [&] {
+          return (!queue_.empty() && !suspended_) || stop_requested_;
+        });
+      }
+      backoff = std::min<std::chrono::microseconds>(backoff * 2, max_sleep);
+    }
+  }
+
+  bool StartQueued() {
+    std::deque<std::shared_ptr<Job>> starting;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (suspended_ || queue_.empty()) return false;
+      starting.swap(queue_);
+    }
+    for (auto& job : starting) StartJob(job);
+    return true;
+  }
+
+  void StartJob(const std::shared_ptr<Job>& job) {
+    Op& op = *job->op;
+    const OpIdentity& id = op.id();
+    op.start_time = Clock::now();
+    op.last_stall_report = op.start_time;
+    uint64_t& started = started_[id.key];
+    started = std::max(started, id.instance + 1);
+    OpKey key{id.key, id.instance};
+    active_[key] = job;
+    for (int r : op.Participants()) {
+      if (r >= 0 && r < world_.size && dead_[r]) {
+        FailJob(job, Status::Failure(DeadMessage(r, op)), true);
+        break;
+      }
+    }
+    Guarded(job, [&] { op.Start(*this); });
+    // Deliver what arrived before the op was posted.
+    auto parked = unexpected_.find(key);
+    if (parked != unexpected_.end()) {
+      auto list = std::move(parked->second);
+      unexpected_.erase(parked);
+      for (auto& incoming : list) {
+        if (incoming->complete) {
+          Deliver(job, incoming->arrival);
+        } else {
+          incoming->target = job;
+        }
+      }
+    }
+    MaybeComplete(job);
+  }
+
+  template <typename F>
+  void Guarded(const std::shared_ptr<Job>& job, F&& f) {
+    if (job->op->finished()) return;
+    current_ = job;
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      FailJob(job, Status::Invalid(e.what()), true);
+    } catch (const std::exception& e) {
+      FailJob(job, Status::Failure(e.what()), true);
+    }
+    current_ = nullptr;
+    if (job->op->finished() && !job->op->status().ok() && !job->failure_sent) {
+      job->failure_sent = true;
+      NotifyFailure(job);
+    }
+  }
+
+  void Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
+    if (job->op->finished()) return;
+    if (arrival.header.kind == MessageKind::kError) {
+      std::string text = "peer rank " + std::to_string(arrival.src) +
+                         " reported: " + arrival.header.text;
+      Status s = (arrival.header.flags & kErrorIsInvalidArgument)
+                     ? Status::Invalid(text)
+                     : Status::Failure(text);
+      job->failure_sent = true;  // the peer already told everyone
+      job->op->Fail(s);
+      RemoveActive(job);
+    } else {
+      Guarded(job, [&] { job->op->OnData(*this, arrival); });
+    }
+    MaybeComplete(job);
+  }
+
+  void FailJob(const std::shared_ptr<Job>& job, Status status, bool notify) {
+    job->op->Fail(std::move(status));
+    if (notify && !job->failure_sent) {
+      job->failure_sent = true;
+      NotifyFailure(job);
+    }
+    MaybeComplete(job);
+  }
+
+  // Tells the op's peers so they fail too instead of waiting forever.
+  void NotifyFailure(const std::shared_ptr<Job>& job) {
+    Op& op = *job->op;
+    RemoveActive(job);
+    MessageHeader h = op.MakeHeader(-1);
+    h.kind = MessageKind::kError;
+    h.flags = op.status().code() == StatusCode::kInvalidArgument
+                  ? kErrorIsInvalidArgument
+                  : 0;
+    h.text = op.status().message();
+    auto saved = current_;
+    current_ = job;
+    for (int r : op.Participants())
+      if (r != world_.rank && !dead_[r]) Send(r, h, nullptr, 0);
+    current_ = saved;
+  }
+
+  std::string PrefixRank(const std::string& message) const {
+    return "rank " + std::to_string(world_.rank) + ": " + message;
+  }
+
+  void RemoveActive(const std::shared_ptr<Job>& job) {
+    OpKey key{job->op->id().key, job->op->id().instance};
+    auto it = active_.find(key);
+    if (it != active_.end() && it->second == job) active_.erase(it);
+  }
+
+  void MaybeComplete(const std::shared_ptr<Job>& job) {
+    Op& op = *job->op;
+    if (!op.finished() || op.pending_sends > 0 || job->completed) return;
+    job->completed = true;
+    RemoveActive(job);
+    Status status = op.status();
+    if (!status.ok())
+      status = status.code() == StatusCode::kInvalidArgument
+                   ? Status::Invalid(PrefixRank(status.message()))
+                   : Status::Failure(PrefixRank(status.message()));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (op.id().key[0] != '\x01') inflight_names_.erase(op.id().key);
+    }
+    {
+      std::lock_guard<std::mutex> lock(job->handle->mutex);
+      job->handle->done = true;
+      job->handle->status = status;
+    }
+    job->handle->cv.notify_all();
+  }
+
+  bool PollIncoming() {
+    bool progressed = false;
+    int src = -1;
+    std::string error;
+    while (transport_.TakeHeader(&src, &message_bytes_, &error)) {
+      progressed = true;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        received_from_[src]++;
+      }
+      HandleMessage(src);
+    }
+    if (!error.empty()) {
+      BF_LOG(kError) << "receiving a message failed: " << error;
+    }
+    return progressed;
+  }
+
+  void HandleMessage(int src) {
+    auto incoming = std::make_shared<Incoming>();
+    Arrival& a = incoming->arrival;
+    a.src = src;
+    const char* inline_data = nullptr;
+    size_t inline_bytes = 0;
+    if (!DecodeMessage(message_bytes_.data(), message_bytes_.size(), &a.header,
+                       &inline_data, &inline_bytes)) {
+      BF_LOG(kError) << "dropping malformed message from rank " << src;
+      return;
+    }
+    const MessageHeader& h = a.header;
+    if (h.kind == MessageKind::kProbe) return AnswerProbe(src, h);
+    if (h.kind == MessageKind::kProbeReply) return TakeProbeReply(src, h);
+
+    OpKey key{h.name, h.instance};
+    std::shared_ptr<Job> job;
+    auto active = active_.find(key);
+    if (active != active_.end()) job = active->second;
+    bool stale = !job && h.instance < started_[h.name];
+
+    a.bytes = h.payload_bytes;
+    if (h.payload_tag == 0) {
+      if (inline_bytes != h.payload_bytes) {
+        BF_LOG(kError) << "dropping message from rank " << src
+                       << " with inconsistent payload size";
+        return;
+      }
+      if (stale) return;
+      if (inline_bytes > 0) {
+        a.buffer = pool_.Acquire(inline_bytes);
+        std::memcpy(a.buffer.data(), inline_data, inline_bytes);
+        a.data = a.buffer.data();
+      }
+      incoming->complete = true;
+      if (job) return Deliver(job, a);
+      unexpected_[key].push_back(incoming);
+      return;
+    }
+    void* destination = nullptr;
+    if (job && !job->op->finished()) {
+      current_ = job;
+      destination = job->op->PayloadDestination(src, h);
+      current_ = nullptr;
+    }
+    if (destination == nullptr) {
+      a.buffer = pool_.Acquire(h.payload_bytes);
+      destination = a.buffer.data();
+    }
+    a.data = static_cast<const char*>(destination);
+    if (job) {
+      incoming->target = job;
+    } else if (!stale) {
+      unexpected_[key].push_back(incoming);
+    }
+    receives_.push_back({transport_.ReceivePayload(src, h.payload_tag, destination,
+                                                   h.payload_bytes),
+                         incoming});
+  }
+
+  bool PollReceives() {
+    bool progressed = false;
+    for (size_t i = 0; i < receives_.size();) {
+      std::string error;
+      if (!transport_.Test(receives_[i].request, &error)) {
+        ++i;
+        continue;
+      }
+      progressed = true;
+      auto incoming = receives_[i].incoming;
+      receives_[i] = std::move(receives_.back());
+      receives_.pop_back();
+      incoming->complete = true;
+      auto job = incoming->target.lock();
+      if (!job) continue;  // parked (or stale) until an op wants it
+      if (!error.empty()) {
+        FailJob(job, Status::Failure("receiving from rank " +
+                                     std::to_string(incoming->arrival.src) +
+                                     " failed: " + error),
+                true);
+        continue;
+      }
+      Deliver(job, incoming->arrival);
+    }
+    return progressed;
+  }
+
+  bool PollSends() {
+    bool progressed = false;
+    for (size_t i = 0; i < sends_.size();) {
+      std::string error;
+      if (!transport_.Test(sends_[i].request, &error)) {
+        ++i;
+        continue;
+      }
+      progressed = true;
+      PendingSend done = std::move(sends_[i]);
+      sends_[i] = std::move(sends_.back());
+      sends_.pop_back();
+      auto& job = done.job;
+      job->op->pending_sends--;
+      if (!error.empty()) {
+        FailJob(job, Status::Failure("sending to rank " + std::to_string(done.dst) +
+                                     " failed: " + error), true);
+      } else if (done.carries_payload) {
+        Guarded(job, [&] { job->op->OnSendComplete(*this, done.step); });
+      }
+      MaybeComplete(job);
+    }
+    return progressed;
+  }
+
+  // ---- liveness and stalls ----
+  std::string DeadMessage(int r, const Op& op) const {
+    return "rank " + std::to_string(r) + " (pid " +
+           std::to_string(transport_.pid_of(r)) + ") has died; " + op.Describe() +
+           " cannot complete";
+  }
+
+  void CheckPeers() {
+    std::set<int> watched;
+    for (auto& entry : active_)
+      for (int r : entry.second->op->Participants()) watched.insert(r);
+    for (auto& send : sends_) watched.insert(send.dst);
+    for (int r : watched) {
+      if (r == world_.rank || r < 0 || r >= world_.size || dead_[r]) continue;
+      if (transport_.same_host(r) && !ProcessAlive(transport_.pid_of(r)))
+        PeerDied(r);
+    }
+  }
+
+  void PeerDied(int r) {
+    dead_[r] = true;
+    BF_LOG(kError) << "rank " << r << " (pid " << transport_.pid_of(r)
+                   << ") has died; failing the ops that need it";
+    for (size_t i = 0; i < sends_.size();) {
+      if (sends_[i].dst != r) {
+        ++i;
+        continue;
+      }
+      transport_.Abandon(sends_[i].request);
+      auto job = sends_[i].job;
+      sends_[i] = std::move(sends_.back());
+      sends_.pop_back();
+      job->op->pending_sends--;
+      job->op->Fail(Status::Failure(DeadMessage(r, *job->op)));
+      MaybeComplete(job);
+    }
+    std::vector<std::shared_ptr<Job>> affected;
+    for (auto& entry : active_) {
+      auto participants = entry.second->op->Participants();
+      if (std::find(participants.begin(), participants.end(), r) !=
+          participants.end())
+        affected.push_back(entry.second);
+    }
+    for (auto& job : affected)
+      FailJob(job, Status::Failure(DeadMessage(r, *job->op)), true);
+  }
+
+  void CheckStalls(Clock::time_point now) {
+    auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
+    for (auto& entry : active_) {
+      auto job = entry.second;
+      Op& op = *job->op;
+      if (op.finished() || now - op.last_stall_report < limit) continue;
+      op.last_stall_report = now;
+      double waited =
+          std::chrono::duration<double>(now - op.start_time).count();
+      BF_LOG(kWarning) << op.Describe() << " has waited " << static_cast<int>(waited)
+                       << " s for data from ranks " << RankList(op.WaitingOn())
+                       << "; asking its peers whether they posted it";
+      SendProbes(job);
+    }
+  }
+
+  void SendProbes(const std::shared_ptr<Job>& job) {
+    const OpIdentity& id = job->op->id();
+    OpKey key{id.key, id.instance};
+    StallProbe& probe = probes_[key];
+    probe.job = job;
+    probe.awaiting.clear();
+    probe.not_posted.clear();
+    MessageHeader h;
+    h.kind = MessageKind::kProbe;
+    h.op = id.type;
+    h.name = id.key;
+    h.instance = id.instance;
+    for (int r : job->op->Participants()) {
+      if (r == world_.rank || dead_[r]) continue;
+      probe.awaiting.insert(r);
+      std::vector<char> bytes;
+      EncodeMessage(h, nullptr, 0, &bytes);
+      SendControl(r, std::move(bytes));
+    }
+  }
+
+  // Control messages are not tied to an op's completion.
+  void SendControl(int dst, std::vector<char> bytes) {
+    auto holder = std::make_unique<std::vector<char>>(std::move(bytes));
+    control_sends_.push_back({transport_.SendHeader(dst, *holder), std::move(holder)});
+    for (size_t i = 0; i < control_sends_.size();) {
+      std::string error;
+      if (transport_.Test(control_sends_[i].first, &error)) {
+        control_sends_[i] = std::move(control_sends_.back());
+        control_sends_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  void AnswerProbe(int src, const MessageHeader& probe) {
+    MessageHeader reply = probe;
+    reply.kind = MessageKind::kProbeReply;
+    auto started = started_.find(probe.name);
+    bool posted = started != started_.end() && started->second > probe.instance;
+    reply.flags = posted ? 1 : 0;
+    std::vector<char> bytes;
+    EncodeMessage(reply, nullptr, 0, &bytes);
+    SendControl(src, std::move(bytes));
+  }
+
+  void TakeProbeReply(int src, const MessageHeader& reply) {
+    auto it = probes_.find(OpKey{reply.name, reply.instance});
+    if (it == probes_.end()) return;
+    StallProbe& probe = it->second;
+    probe.awaiting.erase(src);
+    if (!reply.flags) probe.not_posted.push_back(src);
+    if (!probe.awaiting.empty()) return;
+    if (!probe.job->op->finished()) {
+      std::sort(probe.not_posted.begin(), probe.not_posted.end());
+      if (probe.not_posted.empty()) {
+        BF_LOG(kWarning) << probe.job->op->Describe()
+                         << ": every peer has posted it; still waiting for data from ranks "
+                         << RankList(probe.job->op->WaitingOn());
+      } else {
+        BF_LOG(kWarning) << probe.job->op->Describe() << ": ranks "
+                         << RankList(probe.not_posted)
+                         << " have not posted this op yet (stalled)";
+      }
+    }
+    probes_.erase(it);
+  }
+
+  // Set by the user threads, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  State state_ = State::kNew;
+  bool init_done_ = false;
+  Status init_status_;
+  bool stop_requested_ = false;
+  bool suspended_ = false;
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::unordered_map<std::string, uint64_t> posted_;
+  std::set<std::string> inflight_names_;
+  std::unordered_map<int64_t, std::shared_ptr<HandleState>> handles_;
+  int64_t next_handle_ = 1;
+  std::vector<uint64_t> received_from_;
+
+  // Owned by the engine thread.
+  Config config_;
+  WorldInfo world_;
+  std::thread thread_;
+  MpiTransport transport_;
+  BufferPool pool_;
+  std::vector<char> message_bytes_;
+  std::vector<bool> dead_;
+  std::unordered_map<OpKey, std::shared_ptr<Job>, OpKeyHash> active_;
+  std::unordered_map<std::string, uint64_t> started_;
+  std::unordered_map<OpKey, std::vector<std::shared_ptr<Incoming>>, OpKeyHash>
+      unexpected_;
+  std::unordered_map<OpKey, StallProbe, OpKeyHash> probes_;
+  std::vector<PendingSend> sends_;
+  std::vector<PendingReceive> receives_;
+  std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
+      control_sends_;
+  std::shared_ptr<Job> current_;
+};
+
+Engine& Engine::Get() {
+  static Engine* engine = new Engine();  // never destroyed: outlives atexit
+  return *engine;
+}
+
+Engine::Engine() : impl_(new Impl) {}
+Engine::~Engine() = default;
+
+void Engine::Start(const Config& config) { impl_->Start(config); }
+void Engine::Stop() { impl_->Stop(); }
+bool Engine::running() const { return impl_->running(); }
+bool Engine::stopped() const { return impl_->stopped(); }
+const WorldInfo& Engine::world() const { return impl_->world(); }
+const Config& Engine::config() const { return impl_->config(); }
+int64_t Engine::Submit(OpType type, const std::string& name,
+                       const OpFactory& make) {
+  return impl_->Submit(type, name, make);
+}
+bool Engine::Poll(int64_t handle) { return impl_->Poll(handle); }
+bool Engine::WaitFor(int64_t handle, double timeout_seconds) {
+  return impl_->WaitFor(handle, timeout_seconds);
+}
+Status Engine::Release(int64_t handle) { return impl_->Release(handle); }
+void Engine::Suspend() { impl_->SetSuspended(true); }
+void Engine::Resume() { impl_->SetSuspended(false); }
+std::vector<uint64_t> Engine::MessagesReceivedFrom() {
+  return impl_->MessagesReceivedFrom();
+}
+
+}  // namespace bluefog

@@ -1,0 +1,52 @@
+#include "bluefog/core/op.h"
+
+#include "bluefog/core/tensor.h"
+
+namespace bluefog {
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+std::string Op::Describe() const {
+  return std::string(OpTypeName(id_.type)) + " '" + id_.display_name + "'";
+}
+
+MessageHeader Op::MakeHeader(int32_t step) const {
+  MessageHeader h;
+  h.kind = MessageKind::kData;
+  h.op = id_.type;
+  h.name = id_.key;
+  h.instance = id_.instance;
+  h.step = step;
+  return h;
+}
+
+bool Op::CheckPeer(const Arrival& a, DataType dtype,
+                   const std::vector<int64_t>* shape, int32_t root) {
+  const MessageHeader& h = a.header;
+  std::string problem;
+  if (h.op != id_.type) {
+    problem = std::string("rank ") + std::to_string(a.src) + " posted " +
+              OpTypeName(h.op) + " under this name";
+  } else if (h.dtype != dtype) {
+    problem = "rank " + std::to_string(a.src) + " has dtype " +
+              DataTypeName(h.dtype) + ", expected " + DataTypeName(dtype);
+  } else if (shape != nullptr && h.shape != *shape) {
+    problem = "rank " + std::to_string(a.src) + " has shape " +
+              ShapeString(h.shape) + ", expected " + ShapeString(*shape);
+  } else if (root >= 0 && h.root != root) {
+    problem = "rank " + std::to_string(a.src) + " uses root_rank " +
+              std::to_string(h.root) + ", expected " + std::to_string(root);
+  }
+  if (problem.empty()) return true;
+  Fail(Status::Invalid(Describe() + ": mismatch between ranks: " + problem));
+  return false;
+}
+
+}  // namespace bluefog

@@ -1,0 +1,92 @@
+#include "bluefog/core/scheduled_op.h"
+
+#include <cstring>
+
+#include "bluefog/core/kernels.h"
+
+namespace bluefog {
+
+bool ScheduledOp::Expects(int src, int32_t step) const {
+  for (size_t i = next_; i < actions_.size(); ++i) {
+    const Action& a = actions_[i];
+    if (a.kind != Action::kSend && a.peer == src && a.step == step) return true;
+  }
+  return false;
+}
+
+void* ScheduledOp::PayloadDestination(int src, const MessageHeader& h) {
+  if (!direct_receive_ || h.payload_bytes != WorkBytes()) return nullptr;
+  for (size_t i = next_; i < actions_.size(); ++i) {
+    const Action& a = actions_[i];
+    if (a.kind == Action::kReceiveCopy && a.peer == src && a.step == h.step)
+      return work_;
+  }
+  return nullptr;
+}
+
+void ScheduledOp::OnData(OpContext& ctx, Arrival& arrival) {
+  const MessageHeader& h = arrival.header;
+  if (!CheckPeer(arrival, signature_.dtype, &signature_.shape, signature_.root))
+    return;
+  if (h.flags != signature_.flags) {
+    Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
+                         std::to_string(arrival.src) +
+                         " passed different options (e.g. average)"));
+    return;
+  }
+  if (!Expects(arrival.src, h.step) || arrived_.count(h.step)) {
+    Fail(Status::Failure(Describe() + ": unexpected message from rank " +
+                         std::to_string(arrival.src) + " (step " +
+                         std::to_string(h.step) + ")"));
+    return;
+  }
+  if (arrival.bytes != WorkBytes()) {
+    Fail(Status::Invalid(Describe() + ": rank " + std::to_string(arrival.src) +
+                         " sent " + std::to_string(arrival.bytes) +
+                         " bytes, expected " + std::to_string(WorkBytes())));
+    return;
+  }
+  arrived_.emplace(h.step, std::move(arrival));
+  Advance(ctx);
+}
+
+void ScheduledOp::Advance(OpContext& ctx) {
+  while (next_ < actions_.size()) {
+    const Action& a = actions_[next_];
+    if (a.kind == Action::kSend) {
+      MessageHeader h = MakeHeader(a.step);
+      h.dtype = signature_.dtype;
+      h.shape = signature_.shape;
+      h.root = signature_.root;
+      h.flags = signature_.flags;
+      const char* payload = work_;
+      if (a.snapshot && WorkBytes() > 0) {
+        snapshots_.push_back(ctx.pool().Acquire(WorkBytes()));
+        std::memcpy(snapshots_.back().data(), work_, WorkBytes());
+        payload = snapshots_.back().data();
+      }
+      ctx.Send(a.peer, h, payload, WorkBytes());
+    } else {
+      auto it = arrived_.find(a.step);
+      if (it == arrived_.end()) return;
+      Arrival& data = it->second;
+      if (a.kind == Action::kReceiveReduce) {
+        Axpy(wire_type_, work_, wire_type_, data.data, count_, 1.0);
+      } else if (data.data != work_ && WorkBytes() > 0) {
+        std::memcpy(work_, data.data, WorkBytes());
+      }
+      arrived_.erase(it);
+    }
+    ++next_;
+  }
+  Finalize(ctx);
+  Finish();
+}
+
+std::vector<int> ScheduledOp::WaitingOn() const {
+  for (size_t i = next_; i < actions_.size(); ++i)
+    if (actions_[i].kind != Action::kSend) return {actions_[i].peer};
+  return {};
+}
+
+}  // namespace bluefog

@@ -1,0 +1,16 @@
+#include "bluefog/core/status.h"
+
+namespace bluefog {
+
+void Status::ThrowIfError() const {
+  switch (code_) {
+    case StatusCode::kOk:
+      return;
+    case StatusCode::kInvalidArgument:
+      throw InvalidArgument(message_);
+    case StatusCode::kFailure:
+      throw Error(message_);
+  }
+}
+
+}  // namespace bluefog

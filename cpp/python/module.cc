@@ -1,0 +1,75 @@
+// The Python extension `bluefog._bluefog`: thin bindings over bluefog/torch.h.
+// Waiting releases the GIL and wakes every 100 ms to let Ctrl-C through.
+#include <torch/csrc/utils/pybind.h>
+
+#include "bluefog/torch.h"
+
+namespace py = pybind11;
+namespace api = bluefog::api;
+
+namespace {
+
+at::Tensor OptionalTensor(const py::object& obj) {
+  if (obj.is_none()) return at::Tensor();
+  return obj.cast<at::Tensor>();
+}
+
+at::Tensor Synchronize(int64_t handle) {
+  while (true) {
+    bool done;
+    {
+      py::gil_scoped_release no_gil;
+      done = api::wait_for(handle, 0.1);
+    }
+    if (done) break;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+  return api::synchronize(handle);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_bluefog, m) {
+  m.doc() = "bluefog native module";
+  m.def("init", [] {
+    py::gil_scoped_release no_gil;
+    api::init();
+  });
+  m.def("shutdown", [] {
+    py::gil_scoped_release no_gil;
+    api::shutdown();
+  });
+  m.def("is_initialized", &api::is_initialized);
+  m.def("size", &api::size);
+  m.def("rank", &api::rank);
+  m.def("local_size", &api::local_size);
+  m.def("local_rank", &api::local_rank);
+  m.def("machine_size", &api::machine_size);
+  m.def("machine_rank", &api::machine_rank);
+  m.def("is_homogeneous", &api::is_homogeneous);
+  m.def("mpi_threads_supported", &api::mpi_threads_supported);
+  m.def("unified_mpi_window_model_supported", &api::unified_mpi_window_model_supported);
+  m.def("suspend", &api::suspend);
+  m.def("resume", &api::resume);
+
+  m.def("allreduce_nonblocking",
+        [](const at::Tensor& tensor, const py::object& output, bool average,
+           bool is_hierarchical_local, const std::string& name) {
+          return api::allreduce_nonblocking(tensor, OptionalTensor(output), average,
+                                            is_hierarchical_local, name);
+        });
+  m.def("broadcast_nonblocking",
+        [](const at::Tensor& tensor, const py::object& output, int root_rank,
+           const std::string& name) {
+          return api::broadcast_nonblocking(tensor, OptionalTensor(output), root_rank, name);
+        });
+  m.def("allgather_nonblocking", &api::allgather_nonblocking);
+  m.def("barrier_nonblocking", &api::barrier_nonblocking);
+  m.def("poll", &api::poll);
+  m.def("synchronize", [](int64_t handle) -> py::object {
+    at::Tensor result = Synchronize(handle);
+    if (!result.defined()) return py::none();
+    return py::cast(result);
+  });
+  m.def("messages_received_from", &api::messages_received_from);
+}

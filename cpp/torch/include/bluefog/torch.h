@@ -1,0 +1,55 @@
+// LibTorch API of bluefog: what the Python module uses, usable from C++ too.
+//
+//   bluefog::api::init();
+//   at::Tensor avg = bluefog::api::synchronize(
+//       bluefog::api::allreduce_nonblocking(t, at::Tensor(), true, false, "w"));
+//
+// Nonblocking calls return a handle. Errors are thrown as
+// bluefog::InvalidArgument (bad arguments) or bluefog::Error (failures).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bluefog/core/status.h"
+
+namespace bluefog {
+namespace api {
+
+void init();
+void shutdown();
+bool is_initialized();
+int size();
+int rank();
+int local_size();
+int local_rank();
+int machine_size();
+int machine_rank();
+bool is_homogeneous();
+bool mpi_threads_supported();
+bool unified_mpi_window_model_supported();
+void suspend();
+void resume();
+
+// `output` undefined: a new tensor is returned; `output` == `tensor`: in place.
+int64_t allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
+                              bool average, bool is_hierarchical_local,
+                              const std::string& name);
+int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output,
+                              int root_rank, const std::string& name);
+int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name);
+int64_t barrier_nonblocking();
+
+bool poll(int64_t handle);
+// Waits up to `seconds`; true when the op is done.
+bool wait_for(int64_t handle, double seconds);
+// Blocks until done; returns the result (undefined for barrier) or throws.
+at::Tensor synchronize(int64_t handle);
+
+// Per peer: messages received from it since init (for tests of who talks).
+std::vector<uint64_t> messages_received_from();
+
+}  // namespace api
+}  // namespace bluefog

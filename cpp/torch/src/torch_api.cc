@@ -1,0 +1,225 @@
+#include "bluefog/torch.h"
+
+#include <ATen/ATen.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "bluefog/core/collectives.h"
+#include "bluefog/core/engine.h"
+
+namespace bluefog {
+namespace api {
+namespace {
+
+// Tensors an op uses, kept alive (and freed) on the user's side so that the
+// engine thread never drops the last reference to a tensor.
+struct OpTensors {
+  at::Tensor input;        // contiguous input
+  at::Tensor output;       // where the engine writes
+  at::Tensor copy_back_to; // user tensor to fill from `output` (in-place on a non-contiguous tensor)
+};
+
+std::mutex g_mutex;
+std::unordered_map<int64_t, std::shared_ptr<OpTensors>> g_tensors;
+
+Engine& RunningEngine() {
+  Engine& engine = Engine::Get();
+  if (!engine.running()) {
+    if (engine.stopped())
+      throw Error("bluefog has been shut down; this call needs a running bluefog");
+    throw InvalidArgument("bluefog is not initialized; call bf.init() first");
+  }
+  return engine;
+}
+
+DataType ToDataType(at::ScalarType type, const char* op) {
+  switch (type) {
+    case at::kByte: return DataType::kUInt8;
+    case at::kChar: return DataType::kInt8;
+    case at::kShort: return DataType::kInt16;
+    case at::kInt: return DataType::kInt32;
+    case at::kLong: return DataType::kInt64;
+    case at::kHalf: return DataType::kFloat16;
+    case at::kBFloat16: return DataType::kBFloat16;
+    case at::kFloat: return DataType::kFloat32;
+    case at::kDouble: return DataType::kFloat64;
+    case at::kBool: return DataType::kBool;
+    default:
+      throw InvalidArgument(std::string(op) + ": unsupported dtype " +
+                            std::string(at::toString(type)));
+  }
+}
+
+TensorView View(const at::Tensor& t, const char* op) {
+  TensorView v;
+  v.data = t.data_ptr();
+  v.dtype = ToDataType(t.scalar_type(), op);
+  v.shape.assign(t.sizes().begin(), t.sizes().end());
+  return v;
+}
+
+void CheckTensor(const at::Tensor& t, const char* op) {
+  if (!t.defined()) throw InvalidArgument(std::string(op) + ": tensor is undefined");
+  if (!t.device().is_cpu())
+    throw InvalidArgument(std::string(op) + ": only CPU tensors are supported (got a " +
+                          t.device().str() + " tensor; this build has no GPU backend)");
+  if (t.is_sparse()) throw InvalidArgument(std::string(op) + ": sparse tensors are not supported");
+  ToDataType(t.scalar_type(), op);
+}
+
+// Prepares input/output for an op whose output has the input's layout.
+std::shared_ptr<OpTensors> Prepare(const at::Tensor& tensor, at::Tensor output,
+                                   const char* op) {
+  CheckTensor(tensor, op);
+  auto tensors = std::make_shared<OpTensors>();
+  bool in_place = output.defined() && output.is_same(tensor);
+  tensors->input = tensor.contiguous();
+  if (in_place) {
+    if (tensor.is_contiguous()) {
+      tensors->output = tensors->input;
+    } else {
+      tensors->output = tensors->input;  // a private contiguous copy
+      tensors->copy_back_to = tensor;
+    }
+  } else if (output.defined()) {
+    CheckTensor(output, op);
+    if (!output.is_contiguous() || output.sizes() != tensor.sizes() ||
+        output.scalar_type() != tensor.scalar_type())
+      throw InvalidArgument(std::string(op) +
+                            ": output must be contiguous with the input's shape and dtype");
+    tensors->output = output;
+  } else {
+    tensors->output = at::empty_like(tensors->input, at::MemoryFormat::Contiguous);
+  }
+  return tensors;
+}
+
+int64_t Track(int64_t handle, std::shared_ptr<OpTensors> tensors) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_tensors[handle] = std::move(tensors);
+  return handle;
+}
+
+std::vector<int> AllRanks(const WorldInfo& world) {
+  std::vector<int> ranks(world.size);
+  for (int r = 0; r < world.size; ++r) ranks[r] = r;
+  return ranks;
+}
+
+}  // namespace
+
+void init() { Engine::Get().Start(ParseConfigFromEnvironment()); }
+void shutdown() { Engine::Get().Stop(); }
+bool is_initialized() { return Engine::Get().running(); }
+int size() { return RunningEngine().world().size; }
+int rank() { return RunningEngine().world().rank; }
+int local_size() { return RunningEngine().world().local_size; }
+int local_rank() { return RunningEngine().world().local_rank; }
+int machine_size() {
+  const WorldInfo& w = RunningEngine().world();
+  return w.size / w.local_size;
+}
+int machine_rank() {
+  const WorldInfo& w = RunningEngine().world();
+  return w.rank / w.local_size;
+}
+bool is_homogeneous() { return RunningEngine().world().homogeneous; }
+bool mpi_threads_supported() { return RunningEngine().world().mpi_threads_supported; }
+bool unified_mpi_window_model_supported() {
+  return RunningEngine().world().unified_window_model;
+}
+void suspend() { RunningEngine().Suspend(); }
+void resume() { RunningEngine().Resume(); }
+
+int64_t allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output, bool average,
+                              bool is_hierarchical_local, const std::string& name) {
+  Engine& engine = RunningEngine();
+  auto tensors = Prepare(tensor, output, "allreduce");
+  const WorldInfo& world = engine.world();
+  std::vector<int> group = is_hierarchical_local ? world.local_ranks : AllRanks(world);
+  TensorView in = View(tensors->input, "allreduce");
+  TensorView out = View(tensors->output, "allreduce");
+  int64_t handle = engine.Submit(OpType::kAllreduce, name, [&](OpIdentity id) {
+    return MakeAllreduceOp(std::move(id), world.rank, in, out, average, group);
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output, int root_rank,
+                              const std::string& name) {
+  Engine& engine = RunningEngine();
+  auto tensors = Prepare(tensor, output, "broadcast");
+  const WorldInfo& world = engine.world();
+  TensorView in = View(tensors->input, "broadcast");
+  TensorView out = View(tensors->output, "broadcast");
+  int64_t handle = engine.Submit(OpType::kBroadcast, name, [&](OpIdentity id) {
+    return MakeBroadcastOp(std::move(id), world.rank, in, out, root_rank, AllRanks(world));
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name) {
+  Engine& engine = RunningEngine();
+  CheckTensor(tensor, "allgather");
+  auto tensors = std::make_shared<OpTensors>();
+  tensors->input = tensor.contiguous();
+  const WorldInfo& world = engine.world();
+  TensorView in = View(tensors->input, "allgather");
+  OpTensors* raw = tensors.get();  // outlives the op: freed after the handle is released
+  auto options = tensors->input.options();
+  int64_t handle = engine.Submit(OpType::kAllgather, name, [&](OpIdentity id) {
+    return MakeAllgatherOp(
+        std::move(id), world.rank, in,
+        [raw, options](const std::vector<int64_t>& shape) {
+          raw->output = at::empty(shape, options);
+          return raw->output.data_ptr();
+        },
+        AllRanks(world));
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t barrier_nonblocking() {
+  Engine& engine = RunningEngine();
+  const WorldInfo& world = engine.world();
+  int64_t handle = engine.Submit(OpType::kBarrier, "", [&](OpIdentity id) {
+    return MakeBarrierOp(std::move(id), world.rank, AllRanks(world));
+  });
+  return Track(handle, std::make_shared<OpTensors>());
+}
+
+bool poll(int64_t handle) { return Engine::Get().Poll(handle); }
+
+bool wait_for(int64_t handle, double seconds) {
+  return Engine::Get().WaitFor(handle, seconds);
+}
+
+at::Tensor synchronize(int64_t handle) {
+  Engine& engine = Engine::Get();
+  while (!engine.WaitFor(handle, 3600.0)) {
+  }
+  std::shared_ptr<OpTensors> tensors;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_tensors.find(handle);
+    if (it != g_tensors.end()) {
+      tensors = std::move(it->second);
+      g_tensors.erase(it);
+    }
+  }
+  engine.Release(handle).ThrowIfError();
+  if (!tensors) return at::Tensor();
+  if (tensors->copy_back_to.defined()) {
+    tensors->copy_back_to.copy_(tensors->output);
+    return tensors->copy_back_to;
+  }
+  return tensors->output;
+}
+
+std::vector<uint64_t> messages_received_from() {
+  return RunningEngine().MessagesReceivedFrom();
+}
+
+}  // namespace api
+}  // namespace bluefog

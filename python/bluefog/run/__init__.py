@@ -1,0 +1,1 @@
+"""Launch utilities for bluefog jobs (the ``bfrun`` command)."""

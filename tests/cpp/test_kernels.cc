@@ -1,0 +1,859 @@
+// Tests for dtype helpers and the reduction kernels. Expected values come
+// from reference conversions written here independently of kernels.cc: half
+// values are decoded with ldexp and encoded by searching the table of all
+// half values for the nearest one (ties to even).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bluefog/core/dtype.h"
+#include "bluefog/core/kernels.h"
+
+namespace bluefog {
+namespace {
+
+constexpr int64_t kCounts[] = {1, 7, 1000003};
+
+uint32_t Bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
+}
+
+float FromBits(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
+// ---- Reference conversions ----
+
+double RefHalfMagnitude(uint16_t bits) {
+  const int exponent = (bits >> 10) & 0x1F;
+  const int mantissa = bits & 0x3FF;
+  if (exponent == 0) return std::ldexp(mantissa, -24);
+  if (exponent == 31) {
+    return mantissa == 0 ? std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::quiet_NaN();
+  }
+  return std::ldexp(1024 + mantissa, exponent - 25);
+}
+
+float RefHalfToFloat(uint16_t bits) {
+  const double magnitude = RefHalfMagnitude(bits);
+  return static_cast<float>((bits & 0x8000) ? -magnitude : magnitude);
+}
+
+bool IsHalfNaN(uint16_t bits) {
+  return (bits & 0x7C00) == 0x7C00 && (bits & 0x3FF) != 0;
+}
+
+bool IsBFloat16NaN(uint16_t bits) {
+  return (bits & 0x7F80) == 0x7F80 && (bits & 0x7F) != 0;
+}
+
+// Magnitudes of half bit patterns 0x0000..0x7C00 (0x7C00 stands for the
+// overflow threshold 2^16), ascending.
+const std::vector<double>& HalfTable() {
+  static const std::vector<double> table = [] {
+    std::vector<double> values;
+    for (uint32_t bits = 0; bits < 0x7C00; ++bits) {
+      values.push_back(RefHalfMagnitude(static_cast<uint16_t>(bits)));
+    }
+    values.push_back(65536.0);
+    return values;
+  }();
+  return table;
+}
+
+// Picks the nearer of codes lo and lo + 1, ties to the even code.
+uint32_t Nearest(double value, uint32_t lo, double lo_value, double hi_value) {
+  const double below = value - lo_value;
+  const double above = hi_value - value;
+  if (below < above) return lo;
+  if (above < below) return lo + 1;
+  return (lo % 2 == 0) ? lo : lo + 1;
+}
+
+uint16_t RefFloatToHalf(float value) {
+  if (std::isnan(value)) return 0x7E00;
+  const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
+  const double magnitude = std::fabs(static_cast<double>(value));
+  const std::vector<double>& table = HalfTable();
+  if (magnitude >= table.back()) return sign | 0x7C00;
+  const auto upper = std::upper_bound(table.begin(), table.end(), magnitude);
+  const auto lo = static_cast<uint32_t>(upper - table.begin() - 1);
+  return sign | static_cast<uint16_t>(
+                    Nearest(magnitude, lo, table[lo], table[lo + 1]));
+}
+
+float RefBFloat16ToFloat(uint16_t bits) {
+  return FromBits(static_cast<uint32_t>(bits) << 16);
+}
+
+uint16_t RefFloatToBFloat16(float value) {
+  if (std::isnan(value)) return 0x7FC0;
+  const uint32_t bits = Bits(value);
+  const uint32_t sign = bits & 0x80000000u;
+  const uint32_t lo = (bits & 0x7FFFFFFFu) >> 16;
+  const double lo_value = RefBFloat16ToFloat(static_cast<uint16_t>(lo));
+  // Above the largest bfloat16 the next step is 2^128, i.e. infinity.
+  const double hi_value = lo == 0x7F7F ? std::ldexp(1.0, 128)
+                                       : RefBFloat16ToFloat(lo + 1);
+  const double magnitude = std::fabs(static_cast<double>(value));
+  return static_cast<uint16_t>((sign >> 16) |
+                               Nearest(magnitude, lo, lo_value, hi_value));
+}
+
+// ---- Comparison helpers ----
+
+::testing::AssertionResult SameFloat(float expected, float actual) {
+  if (std::isnan(expected) && std::isnan(actual)) {
+    return ::testing::AssertionSuccess();
+  }
+  if (Bits(expected) == Bits(actual)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "expected " << expected << " (0x" << std::hex << Bits(expected)
+         << "), got " << std::dec << actual << " (0x" << std::hex
+         << Bits(actual) << ")";
+}
+
+::testing::AssertionResult SameHalfBits(uint16_t expected, uint16_t actual,
+                                        bool (*is_nan)(uint16_t)) {
+  if (expected == actual || (is_nan(expected) && is_nan(actual))) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << std::hex << "expected 0x" << expected
+                                       << ", got 0x" << actual;
+}
+
+::testing::AssertionResult SameHalf(uint16_t expected, uint16_t actual) {
+  return SameHalfBits(expected, actual, IsHalfNaN);
+}
+
+::testing::AssertionResult SameBFloat16(uint16_t expected, uint16_t actual) {
+  return SameHalfBits(expected, actual, IsBFloat16NaN);
+}
+
+// ---- Test data ----
+
+// Floats of mixed magnitude around the half range, with specials.
+std::vector<float> RandomFloats(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<float> values(static_cast<size_t>(count));
+  for (auto& value : values) {
+    const uint32_t r = rng();
+    const uint32_t exponent = 95 + r % 60;  // ~2^-32 .. 2^27
+    value = FromBits((r & 0x80000000u) | (exponent << 23) | (rng() & 0x7FFFFF));
+  }
+  const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(), 65520.0f};
+  for (size_t i = 0; i < values.size(); i += 97) {
+    values[i] = specials[(i / 97) % 6];
+  }
+  return values;
+}
+
+std::vector<uint16_t> RandomBits16(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint16_t> values(static_cast<size_t>(count));
+  for (auto& value : values) value = static_cast<uint16_t>(rng());
+  return values;
+}
+
+// Small multiples of 1/8: products with the alphas used below are exact, so
+// results do not depend on whether the compiler fuses multiply-add.
+template <typename T>
+std::vector<T> SmallValues(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<T> values(static_cast<size_t>(count));
+  for (auto& value : values) {
+    value = static_cast<T>(static_cast<int>(rng() % 2001) - 1000) / 8;
+  }
+  return values;
+}
+
+std::vector<uint16_t> HalfsOf(const std::vector<float>& values) {
+  std::vector<uint16_t> out;
+  for (float v : values) out.push_back(RefFloatToHalf(v));
+  return out;
+}
+
+std::vector<uint16_t> BFloat16sOf(const std::vector<float>& values) {
+  std::vector<uint16_t> out;
+  for (float v : values) out.push_back(RefFloatToBFloat16(v));
+  return out;
+}
+
+std::string ThrowMessage(void (*call)()) {
+  try {
+    call();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "<no std::invalid_argument>";
+}
+
+// ==== dtype ====
+
+TEST(DataTypeTest, SizesAndNames) {
+  struct Row {
+    DataType dtype;
+    size_t size;
+    const char* name;
+  };
+  const Row rows[] = {
+      {DataType::kUInt8, 1, "uint8"},       {DataType::kInt8, 1, "int8"},
+      {DataType::kInt16, 2, "int16"},       {DataType::kInt32, 4, "int32"},
+      {DataType::kInt64, 8, "int64"},       {DataType::kFloat16, 2, "float16"},
+      {DataType::kBFloat16, 2, "bfloat16"}, {DataType::kFloat32, 4, "float32"},
+      {DataType::kFloat64, 8, "float64"},   {DataType::kBool, 1, "bool"},
+  };
+  ASSERT_EQ(sizeof(rows) / sizeof(rows[0]), static_cast<size_t>(kNumDataTypes));
+  for (const Row& row : rows) {
+    EXPECT_EQ(DataTypeSize(row.dtype), row.size) << row.name;
+    EXPECT_STREQ(DataTypeName(row.dtype), row.name);
+  }
+  EXPECT_THROW(DataTypeSize(static_cast<DataType>(kNumDataTypes)),
+               std::invalid_argument);
+}
+
+TEST(DataTypeTest, Predicates) {
+  for (int i = 0; i < kNumDataTypes; ++i) {
+    const auto dtype = static_cast<DataType>(i);
+    const bool low = dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
+    const bool floating =
+        low || dtype == DataType::kFloat32 || dtype == DataType::kFloat64;
+    const bool summable =
+        floating || dtype == DataType::kInt32 || dtype == DataType::kInt64;
+    EXPECT_EQ(IsFloatingPoint(dtype), floating) << DataTypeName(dtype);
+    EXPECT_EQ(IsLowPrecisionFloat(dtype), low) << DataTypeName(dtype);
+    EXPECT_EQ(IsSummable(dtype), summable) << DataTypeName(dtype);
+  }
+}
+
+// ==== Scalar half conversions ====
+
+TEST(HalfTest, KnownEncodings) {
+  struct Case {
+    float value;
+    uint16_t bits;
+  };
+  const Case cases[] = {
+      {1.0f, 0x3C00},
+      {-2.0f, 0xC000},
+      {0.0f, 0x0000},
+      {-0.0f, 0x8000},
+      {65504.0f, 0x7BFF},
+      {65519.996f, 0x7BFF},  // Just below the rounding threshold.
+      {65520.0f, 0x7C00},    // Halfway to 2^16 rounds to infinity.
+      {-65520.0f, 0xFC00},
+      {1e10f, 0x7C00},
+      {std::numeric_limits<float>::max(), 0x7C00},
+      {std::numeric_limits<float>::infinity(), 0x7C00},
+      {-std::numeric_limits<float>::infinity(), 0xFC00},
+      {std::ldexp(1.0f, -14), 0x0400},  // Smallest normal.
+      {std::ldexp(1.0f, -24), 0x0001},  // Smallest subnormal.
+      {-std::ldexp(1.0f, -24), 0x8001},
+      {std::ldexp(1023.0f, -24), 0x03FF},  // Largest subnormal.
+      {std::ldexp(1.0f, -25), 0x0000},     // Tie: rounds to even 0.
+      {std::ldexp(3.0f, -25), 0x0002},     // Tie between 1 and 2: even 2.
+      {std::ldexp(1.0f, -25) * 1.0000001f, 0x0001},
+      {std::ldexp(2047.0f, -25), 0x0400},  // Tie above 0x03FF: even 0x0400.
+      {1.0f + std::ldexp(1.0f, -11), 0x3C00},         // Tie: even.
+      {1.0f + std::ldexp(3.0f, -11), 0x3C02},         // Tie: even.
+      {std::nextafter(1.0f + std::ldexp(1.0f, -11), 2.0f), 0x3C01},
+      {std::numeric_limits<float>::denorm_min(), 0x0000},
+      {-std::numeric_limits<float>::denorm_min(), 0x8000},
+      {0.1f, 0x2E66},
+      {1.0f / 3.0f, 0x3555},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(FloatToHalf(c.value), c.bits) << "value " << c.value;
+    EXPECT_EQ(RefFloatToHalf(c.value), c.bits) << "reference, value " << c.value;
+  }
+}
+
+TEST(HalfTest, KnownDecodings) {
+  EXPECT_EQ(HalfToFloat(0x3C00), 1.0f);
+  EXPECT_EQ(HalfToFloat(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(HalfToFloat(0x03FF), std::ldexp(1023.0f, -24));
+  EXPECT_EQ(HalfToFloat(0x0400), std::ldexp(1.0f, -14));
+  EXPECT_EQ(HalfToFloat(0x7BFF), 65504.0f);
+  EXPECT_EQ(HalfToFloat(0x7C00), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(HalfToFloat(0xFC00), -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(HalfToFloat(0x7E00)));
+  EXPECT_TRUE(std::isnan(HalfToFloat(0x7C01)));  // Signaling NaN.
+  EXPECT_TRUE(std::isnan(HalfToFloat(0xFFFF)));
+  EXPECT_EQ(Bits(HalfToFloat(0x8000)), 0x80000000u);
+  EXPECT_EQ(Bits(HalfToFloat(0x0000)), 0x00000000u);
+}
+
+TEST(HalfTest, NaNStaysNaN) {
+  const uint32_t nans[] = {0x7FC00000u, 0xFFC00000u, 0x7F800001u, 0x7F801000u,
+                           0x7FFFFFFFu, 0xFF800001u};
+  for (uint32_t bits : nans) {
+    const uint16_t half = FloatToHalf(FromBits(bits));
+    EXPECT_TRUE(IsHalfNaN(half)) << std::hex << bits << " -> " << half;
+    EXPECT_EQ(half & 0x8000, (bits >> 16) & 0x8000) << "sign of " << std::hex
+                                                    << bits;
+  }
+}
+
+TEST(HalfTest, ExhaustiveDecodeAndRoundTrip) {
+  for (uint32_t i = 0; i < 0x10000; ++i) {
+    const auto bits = static_cast<uint16_t>(i);
+    const float value = HalfToFloat(bits);
+    ASSERT_TRUE(SameFloat(RefHalfToFloat(bits), value)) << "half 0x" << std::hex
+                                                        << i;
+    const uint16_t back = FloatToHalf(value);
+    if (IsHalfNaN(bits)) {
+      ASSERT_TRUE(IsHalfNaN(back)) << std::hex << i << " -> " << back;
+      ASSERT_EQ(back & 0x8000, bits & 0x8000) << std::hex << i;
+      // Quiet NaNs keep their payload; signaling ones gain the quiet bit.
+      ASSERT_EQ(back, bits | 0x0200) << std::hex << i;
+    } else {
+      ASSERT_EQ(back, bits) << "half 0x" << std::hex << i;
+    }
+  }
+}
+
+// Every halfway point between adjacent halves (all ties, including the
+// subnormal range and the overflow threshold) and its float neighbours.
+TEST(HalfTest, AllTiesAndNeighbours) {
+  for (uint32_t i = 0; i < 0x7C00; ++i) {
+    const double lo = RefHalfMagnitude(static_cast<uint16_t>(i));
+    const double hi = i + 1 == 0x7C00 ? 65536.0
+                                      : RefHalfMagnitude(static_cast<uint16_t>(i + 1));
+    const float mid = static_cast<float>((lo + hi) / 2);  // Exact in float.
+    ASSERT_EQ(static_cast<double>(mid), (lo + hi) / 2);
+    for (float v : {mid, std::nextafter(mid, 0.0f),
+                    std::nextafter(mid, 1e30f), static_cast<float>(lo)}) {
+      ASSERT_EQ(FloatToHalf(v), RefFloatToHalf(v)) << "value " << v;
+      ASSERT_EQ(FloatToHalf(-v), RefFloatToHalf(-v)) << "value " << -v;
+    }
+  }
+}
+
+TEST(HalfTest, SampledFloatsMatchReference) {
+  // A stride through all non-negative float bit patterns, both signs.
+  for (uint64_t bits = 0; bits <= 0x7FFFFFFFu; bits += 4099) {
+    const float v = FromBits(static_cast<uint32_t>(bits));
+    ASSERT_TRUE(SameHalf(RefFloatToHalf(v), FloatToHalf(v)))
+        << "bits 0x" << std::hex << bits;
+    ASSERT_TRUE(SameHalf(RefFloatToHalf(-v), FloatToHalf(-v)))
+        << "bits 0x" << std::hex << bits;
+  }
+}
+
+// ==== Scalar bfloat16 conversions ====
+
+TEST(BFloat16Test, KnownEncodings) {
+  struct Case {
+    uint32_t float_bits;
+    uint16_t bits;
+  };
+  const Case cases[] = {
+      {0x3F800000u, 0x3F80},  // 1.0
+      {0x3F808000u, 0x3F80},  // Tie, even below.
+      {0x3F818000u, 0x3F82},  // Tie, even above.
+      {0x3F808001u, 0x3F81},  // Just above the tie.
+      {0x3F807FFFu, 0x3F80},  // Just below the tie.
+      {0xBF818000u, 0xBF82},  // Negative tie.
+      {0x00000000u, 0x0000},
+      {0x80000000u, 0x8000},  // -0.0
+      {0x00000001u, 0x0000},  // Float subnormal rounds to zero.
+      {0x00008000u, 0x0000},  // Subnormal tie to even.
+      {0x00018000u, 0x0002},
+      {0x7F7FFFFFu, 0x7F80},  // FLT_MAX overflows to infinity.
+      {0x7F7F7FFFu, 0x7F7F},  // Largest value that stays finite.
+      {0x7F800000u, 0x7F80},  // +inf
+      {0xFF800000u, 0xFF80},  // -inf
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(FloatToBFloat16(FromBits(c.float_bits)), c.bits)
+        << std::hex << "float bits 0x" << c.float_bits;
+    EXPECT_EQ(RefFloatToBFloat16(FromBits(c.float_bits)), c.bits)
+        << std::hex << "reference, float bits 0x" << c.float_bits;
+  }
+  EXPECT_EQ(BFloat16ToFloat(0x3F80), 1.0f);
+  EXPECT_EQ(BFloat16ToFloat(0xC000), -2.0f);
+  EXPECT_EQ(BFloat16ToFloat(0x7F80), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(Bits(BFloat16ToFloat(0x8000)), 0x80000000u);
+}
+
+TEST(BFloat16Test, NaNStaysNaN) {
+  // 0x7FFFFFFF and 0x7F80FFFF would round into the next exponent/infinity.
+  const uint32_t nans[] = {0x7FC00000u, 0xFFC00000u, 0x7F800001u,
+                           0x7F80FFFFu, 0x7FFFFFFFu, 0xFF800001u};
+  for (uint32_t bits : nans) {
+    const uint16_t bf16 = FloatToBFloat16(FromBits(bits));
+    EXPECT_TRUE(IsBFloat16NaN(bf16)) << std::hex << bits << " -> " << bf16;
+    EXPECT_EQ(bf16 & 0x8000, (bits >> 16) & 0x8000);
+  }
+}
+
+TEST(BFloat16Test, ExhaustiveRoundTrip) {
+  for (uint32_t i = 0; i < 0x10000; ++i) {
+    const auto bits = static_cast<uint16_t>(i);
+    const float value = BFloat16ToFloat(bits);
+    ASSERT_EQ(Bits(value), i << 16);
+    const uint16_t back = FloatToBFloat16(value);
+    if (IsBFloat16NaN(bits)) {
+      ASSERT_EQ(back, bits | 0x0040) << std::hex << i;
+    } else {
+      ASSERT_EQ(back, bits) << std::hex << i;
+    }
+  }
+}
+
+TEST(BFloat16Test, SampledFloatsMatchReference) {
+  for (uint64_t bits = 0; bits <= 0xFFFFFFFFu; bits += 4093) {
+    const float v = FromBits(static_cast<uint32_t>(bits));
+    ASSERT_TRUE(SameBFloat16(RefFloatToBFloat16(v), FloatToBFloat16(v)))
+        << "bits 0x" << std::hex << bits;
+  }
+  // Every tie pattern under a sample of upper halves.
+  for (uint32_t upper = 0; upper < 0x10000; upper += 7) {
+    for (uint32_t low : {0x7FFFu, 0x8000u, 0x8001u}) {
+      const float v = FromBits(upper << 16 | low);
+      ASSERT_TRUE(SameBFloat16(RefFloatToBFloat16(v), FloatToBFloat16(v)))
+          << "bits 0x" << std::hex << (upper << 16 | low);
+    }
+  }
+}
+
+// ==== ScaleCopy ====
+
+TEST(ScaleCopyTest, SameTypeUnitAlphaCopiesBytes) {
+  for (int t = 0; t < kNumDataTypes; ++t) {
+    const auto dtype = static_cast<DataType>(t);
+    for (int64_t count : kCounts) {
+      const size_t bytes = static_cast<size_t>(count) * DataTypeSize(dtype);
+      std::vector<uint8_t> src(bytes);
+      std::mt19937 rng(t);
+      for (auto& b : src) b = static_cast<uint8_t>(rng());
+      std::vector<uint8_t> dst(bytes, 0xAB);
+      ScaleCopy(dtype, dst.data(), dtype, src.data(), count, 1.0);
+      ASSERT_EQ(dst, src) << DataTypeName(dtype) << " count " << count;
+    }
+  }
+}
+
+TEST(ScaleCopyTest, Float32) {
+  for (int64_t count : kCounts) {
+    for (double alpha : {0.5, 0.1, -3.0}) {
+      const std::vector<float> src = RandomFloats(count, 1);
+      std::vector<float> dst(src.size(), 7.0f);
+      ScaleCopy(DataType::kFloat32, dst.data(), DataType::kFloat32, src.data(),
+                count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        ASSERT_TRUE(SameFloat(static_cast<float>(alpha) * src[i], dst[i]))
+            << "i=" << i << " alpha=" << alpha;
+      }
+    }
+  }
+}
+
+TEST(ScaleCopyTest, Float64) {
+  for (int64_t count : kCounts) {
+    const std::vector<double> src = SmallValues<double>(count, 2);
+    std::vector<double> dst(src.size());
+    ScaleCopy(DataType::kFloat64, dst.data(), DataType::kFloat64, src.data(),
+              count, 0.1);
+    for (size_t i = 0; i < src.size(); ++i) {
+      ASSERT_EQ(dst[i], 0.1 * src[i]) << "i=" << i;
+    }
+  }
+}
+
+TEST(ScaleCopyTest, HalfToFloat32) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src = RandomBits16(count, 3);
+    for (double alpha : {1.0, 0.25, 3.0}) {
+      std::vector<float> dst(src.size());
+      ScaleCopy(DataType::kFloat32, dst.data(), DataType::kFloat16, src.data(),
+                count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        const float expected =
+            static_cast<float>(alpha) * RefHalfToFloat(src[i]);
+        ASSERT_TRUE(SameFloat(expected, dst[i]))
+            << "i=" << i << " half 0x" << std::hex << src[i];
+      }
+    }
+  }
+}
+
+TEST(ScaleCopyTest, BFloat16ToFloat32) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src = RandomBits16(count, 4);
+    for (double alpha : {1.0, 0.25, 3.0}) {
+      std::vector<float> dst(src.size());
+      ScaleCopy(DataType::kFloat32, dst.data(), DataType::kBFloat16, src.data(),
+                count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        const float expected =
+            static_cast<float>(alpha) * RefBFloat16ToFloat(src[i]);
+        ASSERT_TRUE(SameFloat(expected, dst[i])) << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ScaleCopyTest, Float32ToHalf) {
+  for (int64_t count : kCounts) {
+    const std::vector<float> src = RandomFloats(count, 5);
+    for (double alpha : {1.0, 0.5, 3.0}) {
+      std::vector<uint16_t> dst(src.size());
+      ScaleCopy(DataType::kFloat16, dst.data(), DataType::kFloat32, src.data(),
+                count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        const uint16_t expected =
+            RefFloatToHalf(static_cast<float>(alpha) * src[i]);
+        ASSERT_TRUE(SameHalf(expected, dst[i])) << "i=" << i << " " << src[i];
+      }
+    }
+  }
+}
+
+TEST(ScaleCopyTest, Float32ToBFloat16) {
+  for (int64_t count : kCounts) {
+    const std::vector<float> src = RandomFloats(count, 6);
+    for (double alpha : {1.0, 0.5, 3.0}) {
+      std::vector<uint16_t> dst(src.size());
+      ScaleCopy(DataType::kBFloat16, dst.data(), DataType::kFloat32, src.data(),
+                count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        const uint16_t expected =
+            RefFloatToBFloat16(static_cast<float>(alpha) * src[i]);
+        ASSERT_TRUE(SameBFloat16(expected, dst[i])) << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ScaleCopyTest, LowPrecisionSameTypeScaled) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src = RandomBits16(count, 7);
+    std::vector<uint16_t> half(src.size());
+    std::vector<uint16_t> bf16(src.size());
+    ScaleCopy(DataType::kFloat16, half.data(), DataType::kFloat16, src.data(),
+              count, 0.3);
+    ScaleCopy(DataType::kBFloat16, bf16.data(), DataType::kBFloat16, src.data(),
+              count, 0.3);
+    for (size_t i = 0; i < src.size(); ++i) {
+      ASSERT_TRUE(
+          SameHalf(RefFloatToHalf(0.3f * RefHalfToFloat(src[i])), half[i]))
+          << "i=" << i;
+      ASSERT_TRUE(SameBFloat16(
+          RefFloatToBFloat16(0.3f * RefBFloat16ToFloat(src[i])), bf16[i]))
+          << "i=" << i;
+    }
+  }
+}
+
+TEST(ScaleCopyTest, InPlaceWhenDstIsSrc) {
+  for (int64_t count : kCounts) {
+    const std::vector<float> original = RandomFloats(count, 8);
+    std::vector<float> data = original;
+    ScaleCopy(DataType::kFloat32, data.data(), DataType::kFloat32, data.data(),
+              count, 0.5);
+    for (size_t i = 0; i < data.size(); ++i) {
+      ASSERT_TRUE(SameFloat(0.5f * original[i], data[i])) << "i=" << i;
+    }
+    const std::vector<uint16_t> half_original = HalfsOf(original);
+    std::vector<uint16_t> half = half_original;
+    ScaleCopy(DataType::kFloat16, half.data(), DataType::kFloat16, half.data(),
+              count, 2.0);
+    for (size_t i = 0; i < half.size(); ++i) {
+      ASSERT_TRUE(SameHalf(
+          RefFloatToHalf(2.0f * RefHalfToFloat(half_original[i])), half[i]));
+    }
+    std::vector<int32_t> ints(static_cast<size_t>(count), 5);
+    ScaleCopy(DataType::kInt32, ints.data(), DataType::kInt32, ints.data(),
+              count, 1.0);
+    ASSERT_EQ(ints, std::vector<int32_t>(static_cast<size_t>(count), 5));
+  }
+}
+
+TEST(ScaleCopyTest, Errors) {
+  float f[4] = {};
+  uint16_t h[4] = {};
+  int32_t i32[4] = {};
+  EXPECT_THROW(ScaleCopy(DataType::kInt32, i32, DataType::kInt32, i32 + 2, 2,
+                         0.5),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kBool, h, DataType::kBool, h + 2, 2, 2.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kFloat16, h, DataType::kBFloat16, h + 2, 2,
+                         1.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kInt32, i32, DataType::kFloat32, f, 4, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kFloat64, f, DataType::kFloat32, f, 2, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, f + 2, -1,
+                         1.0),
+               std::invalid_argument);
+  // Partially overlapping buffers.
+  EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, f + 1, 3,
+                         1.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, nullptr, 1,
+                         1.0),
+               std::invalid_argument);
+  // count == 0 touches nothing, even through null pointers.
+  EXPECT_NO_THROW(ScaleCopy(DataType::kFloat32, nullptr, DataType::kFloat16,
+                            nullptr, 0, 0.5));
+  // Messages name the types and the alpha.
+  const std::string pair = ThrowMessage([] {
+    uint16_t a[1] = {}, b[1] = {};
+    ScaleCopy(DataType::kFloat16, a, DataType::kBFloat16, b, 1, 1.0);
+  });
+  EXPECT_NE(pair.find("float16"), std::string::npos) << pair;
+  EXPECT_NE(pair.find("bfloat16"), std::string::npos) << pair;
+  const std::string alpha = ThrowMessage([] {
+    int64_t a[1] = {}, b[1] = {};
+    ScaleCopy(DataType::kInt64, a, DataType::kInt64, b, 1, 0.5);
+  });
+  EXPECT_NE(alpha.find("int64"), std::string::npos) << alpha;
+  EXPECT_NE(alpha.find("0.5"), std::string::npos) << alpha;
+}
+
+// ==== Axpy ====
+
+TEST(AxpyTest, Float32) {
+  for (int64_t count : kCounts) {
+    const std::vector<float> src = SmallValues<float>(count, 10);
+    const std::vector<float> start = SmallValues<float>(count, 11);
+    for (double alpha : {1.0, 0.5, -3.0}) {
+      std::vector<float> acc = start;
+      Axpy(DataType::kFloat32, acc.data(), DataType::kFloat32, src.data(),
+           count, alpha);
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(acc[i], start[i] + static_cast<float>(alpha) * src[i])
+            << "i=" << i << " alpha=" << alpha;
+      }
+    }
+  }
+  // Rounding of a non-exact sum happens in float32, not in double.
+  float acc = 1.0f;
+  const float src = std::ldexp(1.0f, -24) * 1.5f;
+  Axpy(DataType::kFloat32, &acc, DataType::kFloat32, &src, 1, 1.0);
+  EXPECT_EQ(acc, 1.0f + src);
+}
+
+TEST(AxpyTest, Float64) {
+  for (int64_t count : kCounts) {
+    const std::vector<double> src = SmallValues<double>(count, 12);
+    const std::vector<double> start = SmallValues<double>(count, 13);
+    for (double alpha : {1.0, 0.25, -3.0}) {
+      std::vector<double> acc = start;
+      Axpy(DataType::kFloat64, acc.data(), DataType::kFloat64, src.data(),
+           count, alpha);
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(acc[i], start[i] + alpha * src[i]) << "i=" << i;
+      }
+    }
+  }
+}
+
+template <typename T>
+void CheckIntegerAxpy(DataType dtype) {
+  for (int64_t count : kCounts) {
+    std::vector<T> acc(static_cast<size_t>(count));
+    std::vector<T> src(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) {
+      acc[i] = static_cast<T>(i * 3 - 7);
+      src[i] = static_cast<T>(100 - i);
+    }
+    acc[0] = std::numeric_limits<T>::max();  // Wraps around.
+    src[0] = 1;
+    Axpy(dtype, acc.data(), dtype, src.data(), count, 1.0);
+    EXPECT_EQ(acc[0], std::numeric_limits<T>::min());
+    for (int64_t i = 1; i < count; ++i) {
+      ASSERT_EQ(acc[i], static_cast<T>(i * 3 - 7 + 100 - i)) << "i=" << i;
+    }
+  }
+}
+
+TEST(AxpyTest, Int32) { CheckIntegerAxpy<int32_t>(DataType::kInt32); }
+TEST(AxpyTest, Int64) { CheckIntegerAxpy<int64_t>(DataType::kInt64); }
+
+TEST(AxpyTest, Float32AccumulatesHalf) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src = HalfsOf(SmallValues<float>(count, 14));
+    const std::vector<float> start = SmallValues<float>(count, 15);
+    for (double alpha : {1.0, 0.5, -3.0}) {
+      std::vector<float> acc = start;
+      Axpy(DataType::kFloat32, acc.data(), DataType::kFloat16, src.data(),
+           count, alpha);
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(acc[i], start[i] + static_cast<float>(alpha) *
+                                         RefHalfToFloat(src[i]))
+            << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(AxpyTest, Float32AccumulatesBFloat16) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src =
+        BFloat16sOf(SmallValues<float>(count, 16));
+    const std::vector<float> start = SmallValues<float>(count, 17);
+    for (double alpha : {1.0, 0.5, -3.0}) {
+      std::vector<float> acc = start;
+      Axpy(DataType::kFloat32, acc.data(), DataType::kBFloat16, src.data(),
+           count, alpha);
+      for (size_t i = 0; i < acc.size(); ++i) {
+        ASSERT_EQ(acc[i], start[i] + static_cast<float>(alpha) *
+                                         RefBFloat16ToFloat(src[i]))
+            << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(AxpyTest, Float32AccumulatesSpecialHalfs) {
+  const std::vector<uint16_t> src = {0x7C00, 0xFC00, 0x7E00, 0x0001, 0x8000};
+  std::vector<float> acc = {1.0f, 1.0f, 1.0f, 0.0f, 0.0f};
+  Axpy(DataType::kFloat32, acc.data(), DataType::kFloat16, src.data(), 5, 1.0);
+  EXPECT_EQ(acc[0], std::numeric_limits<float>::infinity());
+  EXPECT_EQ(acc[1], -std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(acc[2]));
+  EXPECT_EQ(acc[3], std::ldexp(1.0f, -24));
+  EXPECT_EQ(Bits(acc[4]), 0u);  // 0 + (-0) = +0.
+}
+
+TEST(AxpyTest, LowPrecisionSameType) {
+  for (int64_t count : kCounts) {
+    const std::vector<uint16_t> src = RandomBits16(count, 18);
+    const std::vector<uint16_t> start = RandomBits16(count, 19);
+    for (double alpha : {1.0, 0.3}) {
+      const float a = static_cast<float>(alpha);
+      std::vector<uint16_t> half = start;
+      std::vector<uint16_t> bf16 = start;
+      Axpy(DataType::kFloat16, half.data(), DataType::kFloat16, src.data(),
+           count, alpha);
+      Axpy(DataType::kBFloat16, bf16.data(), DataType::kBFloat16, src.data(),
+           count, alpha);
+      for (size_t i = 0; i < src.size(); ++i) {
+        ASSERT_TRUE(SameHalf(RefFloatToHalf(RefHalfToFloat(start[i]) +
+                                            a * RefHalfToFloat(src[i])),
+                             half[i]))
+            << "i=" << i;
+        ASSERT_TRUE(SameBFloat16(
+            RefFloatToBFloat16(RefBFloat16ToFloat(start[i]) +
+                               a * RefBFloat16ToFloat(src[i])),
+            bf16[i]))
+            << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(AxpyTest, Errors) {
+  float f[4] = {};
+  uint16_t h[4] = {};
+  int32_t i32[4] = {};
+  uint8_t u8[4] = {};
+  EXPECT_THROW(Axpy(DataType::kInt32, i32, DataType::kInt32, i32 + 2, 2, 2.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kUInt8, u8, DataType::kUInt8, u8 + 2, 2, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kFloat16, h, DataType::kFloat32, f, 2, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kFloat64, f, DataType::kFloat32, f + 2, 1, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kInt32, i32, 2, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kFloat32, f + 2, -1, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kFloat32, f, 2, 1.0),
+               std::invalid_argument);  // Aliasing buffers.
+  EXPECT_NO_THROW(
+      Axpy(DataType::kFloat32, nullptr, DataType::kFloat16, nullptr, 0, 0.5));
+  // Bad arguments are reported even when there is nothing to do.
+  EXPECT_THROW(Axpy(DataType::kInt64, nullptr, DataType::kInt64, nullptr, 0,
+                    0.5),
+               std::invalid_argument);
+  const std::string pair = ThrowMessage([] {
+    float a[1] = {};
+    int32_t b[1] = {};
+    Axpy(DataType::kFloat32, a, DataType::kInt32, b, 1, 1.0);
+  });
+  EXPECT_NE(pair.find("float32"), std::string::npos) << pair;
+  EXPECT_NE(pair.find("int32"), std::string::npos) << pair;
+  const std::string alpha = ThrowMessage([] {
+    int32_t a[1] = {}, b[1] = {};
+    Axpy(DataType::kInt32, a, DataType::kInt32, b, 1, 0.25);
+  });
+  EXPECT_NE(alpha.find("int32"), std::string::npos) << alpha;
+  EXPECT_NE(alpha.find("0.25"), std::string::npos) << alpha;
+}
+
+// ==== ScaleInPlace ====
+
+TEST(ScaleInPlaceTest, FloatingTypes) {
+  for (int64_t count : kCounts) {
+    const std::vector<float> f32 = RandomFloats(count, 20);
+    const std::vector<double> f64 = SmallValues<double>(count, 21);
+    const std::vector<uint16_t> bits = RandomBits16(count, 22);
+    for (double alpha : {0.5, 0.1, -3.0}) {
+      const float a = static_cast<float>(alpha);
+      std::vector<float> f32_data = f32;
+      std::vector<double> f64_data = f64;
+      std::vector<uint16_t> half = bits;
+      std::vector<uint16_t> bf16 = bits;
+      ScaleInPlace(DataType::kFloat32, f32_data.data(), count, alpha);
+      ScaleInPlace(DataType::kFloat64, f64_data.data(), count, alpha);
+      ScaleInPlace(DataType::kFloat16, half.data(), count, alpha);
+      ScaleInPlace(DataType::kBFloat16, bf16.data(), count, alpha);
+      for (size_t i = 0; i < bits.size(); ++i) {
+        ASSERT_TRUE(SameFloat(a * f32[i], f32_data[i])) << "i=" << i;
+        ASSERT_EQ(alpha * f64[i], f64_data[i]) << "i=" << i;
+        ASSERT_TRUE(SameHalf(RefFloatToHalf(a * RefHalfToFloat(bits[i])),
+                             half[i]))
+            << "i=" << i;
+        ASSERT_TRUE(SameBFloat16(
+            RefFloatToBFloat16(a * RefBFloat16ToFloat(bits[i])), bf16[i]))
+            << "i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ScaleInPlaceTest, UnitAlphaLeavesBitsUntouched) {
+  const std::vector<uint16_t> bits = RandomBits16(1000, 23);
+  std::vector<uint16_t> data = bits;
+  ScaleInPlace(DataType::kFloat16, data.data(), 1000, 1.0);
+  EXPECT_EQ(data, bits);
+}
+
+TEST(ScaleInPlaceTest, Errors) {
+  int32_t i32[4] = {};
+  float f[4] = {};
+  EXPECT_THROW(ScaleInPlace(DataType::kInt32, i32, 4, 2.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleInPlace(DataType::kBool, i32, 4, 1.0),
+               std::invalid_argument);
+  EXPECT_THROW(ScaleInPlace(DataType::kFloat32, f, -1, 2.0),
+               std::invalid_argument);
+  EXPECT_NO_THROW(ScaleInPlace(DataType::kFloat32, nullptr, 0, 2.0));
+  const std::string message =
+      ThrowMessage([] { ScaleInPlace(DataType::kInt16, nullptr, 0, 2.0); });
+  EXPECT_NE(message.find("int16"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace bluefog

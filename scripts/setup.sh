@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepares a checkout on Debian 12: installs missing apt packages, makes the
+# .venv (system Python with its torch), builds into build/ and links the
+# package into the venv. Fast when nothing changed. Source it or run it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PACKAGES=(build-essential cmake ninja-build libgtest-dev libgmock-dev
+  openmpi-bin libopenmpi-dev python3-dev python3-venv python3-torch libtorch-dev
+  pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-pytest-timeout
+  python3-networkx python3-sklearn)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's torch belongs to /usr/bin/python3; the venv sees it.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+PYTHON="$ROOT/.venv/bin/python"
+
+if [ ! -f build/build.ninja ]; then
+  cmake -S . -B build -G Ninja -DPython3_EXECUTABLE="$PYTHON" >/dev/null
+fi
+cmake --build build
+
+# Development install: the venv imports bluefog from python/ and gets the
+# command-line tools.
+SITE="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$ROOT/python" > "$SITE/bluefog-dev.pth"
+for tool in bfrun:bluefog.run.bfrun; do
+  name="${tool%%:*}"; module="${tool#*:}"
+  cat > ".venv/bin/$name" <<SCRIPT
+#!$PYTHON
+import sys
+from $module import main
+sys.exit(main())
+SCRIPT
+  chmod +x ".venv/bin/$name"
+done
+export PATH="$ROOT/.venv/bin:$PATH"

@@ -1,0 +1,95 @@
+"""Failure handling seen from outside: jobs launched with bfrun where a rank
+dies, stalls, or gets bad settings. Each job is bounded in time."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import bluefog.torch as bf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SCENARIOS = os.path.join(ROOT, "tests", "python", "scenarios")
+
+
+def launch(np, script, env=None, extra_mpi_flags=None, timeout=120):
+    command = [sys.executable, "-m", "bluefog.run.bfrun", "-np", str(np)]
+    if extra_mpi_flags:
+        command += ["--extra-mpi-flags", extra_mpi_flags]
+    command += [sys.executable, os.path.join(SCENARIOS, script)]
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(command, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_api_before_init_raises_value_error():
+    assert not bf.is_initialized()
+    for call in (bf.size, bf.rank, bf.local_size, bf.machine_rank):
+        with pytest.raises(ValueError, match="not initialized"):
+            call()
+    with pytest.raises(ValueError, match="not initialized"):
+        bf.allreduce(torch.ones(2))
+    with pytest.raises(ValueError, match="not initialized"):
+        bf.barrier()
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("BLUEFOG_FUSION_THRESHOLD", "abc"),
+    ("BLUEFOG_CYCLE_TIME", "-1"),
+    ("BLUEFOG_LOG_LEVEL", "loud"),
+    ("BLUEFOG_NODES_PER_MACHINE", "0"),
+    ("BLUEFOG_STALL_WARNING_SECONDS", "never"),
+    ("BLUEFOG_MPI_THREAD_LEVEL", "9"),
+])
+def test_malformed_environment_value_fails_init(variable, value, monkeypatch):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=variable):
+        bf.init()
+    assert not bf.is_initialized()
+
+
+def test_nodes_per_machine_must_divide_size():
+    result = launch(4, "init_only.py", env={"BLUEFOG_NODES_PER_MACHINE": "3"})
+    # mpirun may interleave the ranks' lines, so match the markers themselves.
+    errors = re.findall(r"INIT-VALUEERROR: BLUEFOG_NODES_PER_MACHINE=3 does not divide",
+                        result.stdout)
+    assert len(errors) == 4, result.stdout + result.stderr
+
+
+def test_nodes_per_machine_emulates_machines():
+    result = launch(4, "init_only.py", env={"BLUEFOG_NODES_PER_MACHINE": "2"})
+    lines = sorted(re.findall(r"INIT-OK rank \d+ local_size \d+ machine_size \d+ "
+                              r"machine_rank \d+", result.stdout))
+    assert lines == [f"INIT-OK rank {r} local_size 2 machine_size 2 machine_rank {r // 2}"
+                     for r in range(4)], result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("np", [2, 3])
+def test_stall_warning_names_missing_rank_and_tensor(np):
+    result = launch(np, "stall.py", env={"BLUEFOG_STALL_WARNING_SECONDS": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("STALL-DONE") == np
+    warnings = [l for l in result.stderr.splitlines()
+                if "WARNING" in l and "late_tensor" in l and "rank 0]" in l]
+    assert any("ranks [1] have not posted" in l for l in warnings), result.stderr
+
+
+@pytest.mark.parametrize("np", [2, 3, 4])
+def test_dead_rank_fails_pending_and_later_ops(np):
+    # --enable-recovery keeps mpirun from killing the survivors, so we can see
+    # what they report.
+    result = launch(np, "kill_rank.py", extra_mpi_flags="--enable-recovery")
+    survivors = [r for r in range(np) if r != 1]
+    output = result.stdout + result.stderr
+    for r in survivors:
+        assert f"SURVIVOR-OK rank {r} pending" in result.stdout, output
+        assert f"SURVIVOR-OK rank {r} later" in result.stdout, output
+    assert "unexpectedly succeeded" not in result.stdout
+
+
+def test_dead_rank_with_default_launcher_ends_job_with_error():
+    result = launch(3, "kill_rank.py")
+    assert result.returncode != 0

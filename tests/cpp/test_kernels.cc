@@ -230,7 +230,8 @@ TEST(DataTypeTest, SizesAndNames) {
 TEST(DataTypeTest, Predicates) {
   for (int i = 0; i < kNumDataTypes; ++i) {
     const auto dtype = static_cast<DataType>(i);
-    const bool low = dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
+    const bool low =
+        dtype == DataType::kFloat16 || dtype == DataType::kBFloat16;
     const bool floating =
         low || dtype == DataType::kFloat32 || dtype == DataType::kFloat64;
     const bool summable =
@@ -279,7 +280,8 @@ TEST(HalfTest, KnownEncodings) {
   };
   for (const Case& c : cases) {
     EXPECT_EQ(FloatToHalf(c.value), c.bits) << "value " << c.value;
-    EXPECT_EQ(RefFloatToHalf(c.value), c.bits) << "reference, value " << c.value;
+    EXPECT_EQ(RefFloatToHalf(c.value), c.bits)
+        << "reference, value " << c.value;
   }
 }
 
@@ -332,8 +334,9 @@ TEST(HalfTest, ExhaustiveDecodeAndRoundTrip) {
 TEST(HalfTest, AllTiesAndNeighbours) {
   for (uint32_t i = 0; i < 0x7C00; ++i) {
     const double lo = RefHalfMagnitude(static_cast<uint16_t>(i));
-    const double hi = i + 1 == 0x7C00 ? 65536.0
-                                      : RefHalfMagnitude(static_cast<uint16_t>(i + 1));
+    const double hi =
+        i + 1 == 0x7C00 ? 65536.0
+                        : RefHalfMagnitude(static_cast<uint16_t>(i + 1));
     const float mid = static_cast<float>((lo + hi) / 2);  // Exact in float.
     ASSERT_EQ(static_cast<double>(mid), (lo + hi) / 2);
     for (float v : {mid, std::nextafter(mid, 0.0f),

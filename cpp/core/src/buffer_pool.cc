@@ -39,8 +39,19 @@ BufferPool::~BufferPool() {
     for (char* p : entry.second) std::free(p);
 }
 
+size_t BufferPool::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cached_bytes_;
+}
+
+size_t BufferPool::allocations() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return allocations_;
+}
+
 PooledBuffer BufferPool::Acquire(size_t bytes) {
   size_t capacity = SizeClass(bytes);
+  std::lock_guard<std::mutex> lock(mutex_);
   auto it = free_.find(capacity);
   if (it != free_.end() && !it->second.empty()) {
     char* data = it->second.back();
@@ -48,13 +59,14 @@ PooledBuffer BufferPool::Acquire(size_t bytes) {
     cached_bytes_ -= capacity;
     return PooledBuffer(this, data, capacity);
   }
-  char* data = static_cast<char*>(std::malloc(capacity));
+  char* data = static_cast<char*>(std::aligned_alloc(64, capacity));
   if (data == nullptr) throw std::bad_alloc();
   ++allocations_;
   return PooledBuffer(this, data, capacity);
 }
 
 void BufferPool::Give(char* data, size_t capacity) {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (cached_bytes_ + capacity > max_cached_bytes_) {
     std::free(data);
     return;

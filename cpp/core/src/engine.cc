@@ -24,7 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kInlineLimit = 16 * 1024;
-constexpr auto kSpinWindow = std::chrono::microseconds(50);
+constexpr auto kSpinWindow = std::chrono::microseconds(100);
 constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
 constexpr uint8_t kErrorIsInvalidArgument = 1;
 
@@ -335,10 +335,15 @@ class Engine::Impl : public OpContext {
         continue;
       }
       bool busy = !active_.empty() || !sends_.empty() || !receives_.empty();
+      if (busy && now - last_progress < kSpinWindow) {
+        // Yield rather than burn: with more ranks than cores the peer we
+        // wait for may need this core.
+        std::this_thread::yield();
+        continue;
+      }
       {
         std::unique_lock<std::mutex> lock(mutex_);
         if (stop_requested_ && queue_.empty() && !busy) break;
-        if (now - last_progress < kSpinWindow && busy) continue;
         auto sleep = busy ? std::min<std::chrono::microseconds>(backoff, max_sleep)
                           : max_sleep;
         cv_.wait_for(lock, sleep, [&] {

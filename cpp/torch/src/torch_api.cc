@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "bluefog/core/buffer_pool.h"
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/engine.h"
 
@@ -22,6 +23,23 @@ struct OpTensors {
 
 std::mutex g_mutex;
 std::unordered_map<int64_t, std::shared_ptr<OpTensors>> g_tensors;
+
+// Outputs come from recycled memory: a fresh 64 MiB tensor per call would
+// pay for touching new pages every time. Never destroyed, since tensors may
+// outlive static destruction.
+BufferPool& OutputPool() {
+  static BufferPool* pool = new BufferPool(size_t(1) << 30);
+  return *pool;
+}
+
+at::Tensor NewOutput(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  size_t bytes = options.dtype().itemsize();
+  for (int64_t d : sizes) bytes *= static_cast<size_t>(d);
+  if (bytes == 0) return at::empty(sizes, options);
+  auto* buffer = new PooledBuffer(OutputPool().Acquire(bytes));
+  return at::from_blob(
+      buffer->data(), sizes, [buffer](void*) { delete buffer; }, options);
+}
 
 Engine& RunningEngine() {
   Engine& engine = Engine::Get();
@@ -90,7 +108,7 @@ std::shared_ptr<OpTensors> Prepare(const at::Tensor& tensor, at::Tensor output,
                             ": output must be contiguous with the input's shape and dtype");
     tensors->output = output;
   } else {
-    tensors->output = at::empty_like(tensors->input, at::MemoryFormat::Contiguous);
+    tensors->output = NewOutput(tensors->input.sizes(), tensors->input.options());
   }
   return tensors;
 }
@@ -172,7 +190,7 @@ int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name)
     return MakeAllgatherOp(
         std::move(id), world.rank, in,
         [raw, options](const std::vector<int64_t>& shape) {
-          raw->output = at::empty(shape, options);
+          raw->output = NewOutput(shape, options);
           return raw->output.data_ptr();
         },
         AllRanks(world));

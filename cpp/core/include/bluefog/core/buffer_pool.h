@@ -1,10 +1,12 @@
-// Reusable scratch memory. Touching fresh pages costs milliseconds per MiB on
-// some machines, so buffers are recycled by power-of-two size class instead
-// of being freed. Used only by the engine thread.
+// Reusable memory. Touching fresh pages costs milliseconds per MiB on some
+// machines, so buffers are recycled by power-of-two size class instead of
+// being freed. Thread-safe: op outputs handed to users come back from
+// whichever thread frees them.
 #pragma once
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace bluefog {
@@ -42,13 +44,14 @@ class BufferPool {
   BufferPool& operator=(const BufferPool&) = delete;
 
   PooledBuffer Acquire(size_t bytes);
-  size_t cached_bytes() const { return cached_bytes_; }
-  size_t allocations() const { return allocations_; }
+  size_t cached_bytes() const;
+  size_t allocations() const;
 
  private:
   friend class PooledBuffer;
   void Give(char* data, size_t capacity);
 
+  mutable std::mutex mutex_;
   std::map<size_t, std::vector<char*>> free_;  // capacity -> buffers
   size_t cached_bytes_ = 0;
   size_t max_cached_bytes_;

@@ -44,6 +44,7 @@ class Accumulation {
     return output_.data;
   }
 
+  // Averages and converts back; runs once no send reads the work buffer.
   void Finish(void* work) {
     double scale = average_ ? 1.0 / group_size_ : 1.0;
     if (wire_type() != input_.dtype) {
@@ -78,7 +79,7 @@ class RecursiveDoublingAllreduce : public ScheduledOp {
     int p = 1;
     while (p * 2 <= n) p *= 2;
     if (index >= p) {  // fold into a partner, get the result back
-      AddAction(Action::kSend, group[index - p], kFoldStep);
+      AddAction(Action::kSend, group[index - p], kFoldStep, /*snapshot=*/true);
       AddAction(Action::kReceiveCopy, group[index - p], kUnfoldStep);
       return;
     }
@@ -88,7 +89,8 @@ class RecursiveDoublingAllreduce : public ScheduledOp {
       AddAction(Action::kSend, partner, round, /*snapshot=*/true);
       AddAction(Action::kReceiveReduce, partner, round);
     }
-    if (index + p < n) AddAction(Action::kSend, group[index + p], kUnfoldStep);
+    if (index + p < n)
+      AddAction(Action::kSend, group[index + p], kUnfoldStep, /*snapshot=*/true);
   }
 
   void Start(OpContext& ctx) override {
@@ -97,7 +99,7 @@ class RecursiveDoublingAllreduce : public ScheduledOp {
   }
 
  protected:
-  void Finalize(OpContext&) override { acc_.Finish(work()); }
+  void Conclude(OpContext&) override { acc_.Finish(work()); }
 
  private:
   Accumulation acc_;
@@ -228,9 +230,10 @@ class RingAllreduce : public Op {
 
   void MaybeFinish(OpContext&) {
     if (!received_all_ || copies_waiting_ > 0 || finished()) return;
-    acc_.Finish(work_);
     Finish();
   }
+
+  void Conclude(OpContext&) override { acc_.Finish(work_); }
 
   void BadSize(const Arrival& a) {
     Fail(Status::Invalid(Describe() + ": rank " + std::to_string(a.src) +

@@ -398,8 +398,8 @@ class Engine::Impl : public OpContext {
   }
 
   template <typename F>
-  void Guarded(const std::shared_ptr<Job>& job, F&& f) {
-    if (job->op->finished()) return;
+  void Guarded(const std::shared_ptr<Job>& job, F&& f, bool even_if_finished = false) {
+    if (job->op->finished() && !even_if_finished) return;
     current_ = job;
     try {
       f();
@@ -471,6 +471,8 @@ class Engine::Impl : public OpContext {
   void MaybeComplete(const std::shared_ptr<Job>& job) {
     Op& op = *job->op;
     if (!op.finished() || op.pending_sends > 0 || job->completed) return;
+    if (op.status().ok()) Guarded(job, [&] { op.Conclude(*this); }, true);
+    if (op.pending_sends > 0) return;  // Conclude failed and notified peers
     job->completed = true;
     RemoveActive(job);
     Status status = op.status();

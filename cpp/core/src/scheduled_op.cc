@@ -79,7 +79,6 @@ void ScheduledOp::Advance(OpContext& ctx) {
     }
     ++next_;
   }
-  Finalize(ctx);
   Finish();
 }
 

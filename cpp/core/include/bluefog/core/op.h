@@ -61,6 +61,9 @@ class Op {
   virtual void OnData(OpContext& ctx, Arrival& arrival) = 0;
   // The payload this op sent with header step `step` has left its memory.
   virtual void OnSendComplete(OpContext& /*ctx*/, int32_t /*step*/) {}
+  // After Finish() and once every send completed, before the waiter wakes:
+  // the place to modify memory that sends were reading (e.g. averaging).
+  virtual void Conclude(OpContext& /*ctx*/) {}
   // Ranks (world numbering) this op exchanges data with.
   virtual std::vector<int> Participants() const = 0;
   // Ranks whose data this op still waits for (for stall reports).

@@ -47,8 +47,6 @@ class ScheduledOp : public Op {
   }
   // Receive-copy actions may write straight into the work buffer.
   void AllowDirectReceive() { direct_receive_ = true; }
-  // Runs after the last action, before Finish().
-  virtual void Finalize(OpContext& /*ctx*/) {}
 
   const Signature& signature() const { return signature_; }
   char* work() const { return work_; }

@@ -116,6 +116,7 @@ struct Node {
   bool started = false;
   bool failure_sent = false;
   bool saw_finish = false;
+  bool completed = false;  // finished, sends done, Conclude() run: the waiter would wake
   int started_when_finished = -1;  // ops started (any rank) when this one finished
   std::vector<char> started_at_finish;  // which ranks had started then
   std::vector<std::shared_ptr<Message>> held;  // arrived before Start()
@@ -318,6 +319,18 @@ class Network {
     for (auto& m : held)
       if (m->landed) Deliver(r, m->arrival);
     // Payloads still in transit are delivered when they land.
+    MaybeComplete(r);
+  }
+
+  // As the engine: once the op finished and all its sends completed, a
+  // successful op concludes (e.g. averages) and its waiter wakes.
+  void MaybeComplete(int r) {
+    Node& node = nodes_[r];
+    Op& op = *node.op;
+    if (!op.finished() || op.pending_sends > 0 || node.completed) return;
+    if (op.status().ok()) Guarded(r, [&] { op.Conclude(*node.ctx); }, true);
+    if (op.pending_sends > 0) return;  // Conclude failed and told the peers
+    node.completed = true;
   }
 
   void HeaderArrives(std::shared_ptr<Message> m) {
@@ -378,6 +391,7 @@ class Network {
     Node& node = nodes_[m->src];
     node.op->pending_sends--;
     Guarded(m->src, [&] { node.op->OnSendComplete(*node.ctx, m->step); });
+    MaybeComplete(m->src);
   }
 
   void Deliver(int r, Arrival& a) {
@@ -389,15 +403,16 @@ class Network {
                                                                : Status::Failure(text));
       node.failure_sent = true;  // the peer told everyone already
       AfterCallback(r);
-      return;
+    } else {
+      Guarded(r, [&] { node.op->OnData(*node.ctx, a); });
     }
-    Guarded(r, [&] { node.op->OnData(*node.ctx, a); });
+    MaybeComplete(r);
   }
 
   template <typename F>
-  void Guarded(int r, F&& f) {
+  void Guarded(int r, F&& f, bool even_if_finished = false) {
     Node& node = nodes_[r];
-    if (node.op->finished()) return;
+    if (node.op->finished() && !even_if_finished) return;
     try {
       f();
     } catch (const std::invalid_argument& e) {
@@ -490,7 +505,7 @@ bool ExpectAllSucceeded(Network& net, const std::vector<int>& group,
   }
   for (int r : group) {
     const Node& node = net.node(r);
-    if (!node.started || !node.op->finished()) {
+    if (!node.started || !node.op->finished() || !node.completed) {
       ADD_FAILURE() << "rank " << r << " did not finish (hang)";
       good = false;
       continue;
@@ -521,7 +536,7 @@ bool ExpectAllFailedWith(Network& net, const std::vector<int>& group,
   bool good = true;
   for (int r : group) {
     const Node& node = net.node(r);
-    if (!node.started || !node.op->finished()) {
+    if (!node.started || !node.op->finished() || !node.completed) {
       ADD_FAILURE() << "rank " << r << " did not finish (hang)";
       good = false;
       continue;

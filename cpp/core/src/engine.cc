@@ -294,6 +294,10 @@ class Engine::Impl : public OpContext {
       SetLogRank(world_.rank);
       dead_.assign(world_.size, false);
       received_from_.assign(world_.size, 0);
+      BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
+                    << ", local rank " << world_.local_rank << " of "
+                    << world_.local_size << ", MPI_THREAD_MULTIPLE "
+                    << (world_.mpi_threads_supported ? "yes" : "no");
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -374,6 +378,7 @@ class Engine::Impl : public OpContext {
     started = std::max(started, id.instance + 1);
     OpKey key{id.key, id.instance};
     active_[key] = job;
+    BF_LOG(kDebug) << "start " << op.Describe() << " instance " << id.instance;
     for (int r : op.Participants()) {
       if (r >= 0 && r < world_.size && dead_[r]) {
         FailJob(job, Status::Failure(DeadMessage(r, op)), true);
@@ -476,6 +481,8 @@ class Engine::Impl : public OpContext {
     job->completed = true;
     RemoveActive(job);
     Status status = op.status();
+    BF_LOG(kDebug) << "done " << op.Describe() << " instance " << op.id().instance
+                   << (status.ok() ? "" : ": " + status.message());
     if (!status.ok())
       status = status.code() == StatusCode::kInvalidArgument
                    ? Status::Invalid(PrefixRank(status.message()))

@@ -93,3 +93,24 @@ def test_dead_rank_fails_pending_and_later_ops(np):
 def test_dead_rank_with_default_launcher_ends_job_with_error():
     result = launch(3, "kill_rank.py")
     assert result.returncode != 0
+
+
+def test_log_level_controls_logging():
+    quiet = launch(2, "init_only.py")
+    assert quiet.stdout.count("INIT-OK") == 2, quiet.stdout + quiet.stderr
+    assert "INFO" not in quiet.stderr
+    info = launch(2, "init_only.py", env={"BLUEFOG_LOG_LEVEL": "info"})
+    lines = [l for l in info.stderr.splitlines() if "INFO" in l and "initialised" in l]
+    assert len(lines) == 2, info.stderr
+    # Time stamps by default (HH:MM:SS.micro), none with BLUEFOG_LOG_HIDE_TIME.
+    assert re.search(r"\[bluefog \d\d:\d\d:\d\d\.\d{6} INFO rank \d\]", lines[0]), lines[0]
+    hidden = launch(2, "init_only.py",
+                    env={"BLUEFOG_LOG_LEVEL": "debug", "BLUEFOG_LOG_HIDE_TIME": "1"})
+    assert re.search(r"\[bluefog INFO rank \d\] initialised", hidden.stderr), hidden.stderr
+
+
+def test_error_log_level_silences_stall_warnings():
+    result = launch(2, "stall.py", env={"BLUEFOG_STALL_WARNING_SECONDS": "1",
+                                        "BLUEFOG_LOG_LEVEL": "error"})
+    assert result.stdout.count("STALL-DONE") == 2, result.stdout + result.stderr
+    assert "WARNING" not in result.stderr

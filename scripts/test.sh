@@ -12,11 +12,11 @@ echo "== C++ unit tests"
 ctest --test-dir build --output-on-failure --timeout 120
 
 echo "== single-process Python tests"
-python -m pytest -q -p no:cacheprovider --timeout=600 tests/python/unit
+python -m pytest -q -p no:cacheprovider --color=no --timeout=600 tests/python/unit
 
 for np in 1 2 3 4; do
   echo "== multi-rank Python tests at $np rank(s)"
   timeout -k 10 900 bfrun -np "$np" python tests/python/mpi_pytest.py \
-    --log-dir build/test-logs/np$np -- -q --timeout=300 tests/python/mpi
+    --log-dir build/test-logs/np$np -- -q --color=no --timeout=300 tests/python/mpi
 done
 echo "all test suites passed"

@@ -1,13 +1,12 @@
-"""Every test in this directory runs in all ranks of a bfrun job."""
+"""Every test in this directory runs in all ranks of a bfrun job.
 
-import pytest
+bluefog is initialised when this file is imported, before test modules are
+collected, so that decorators such as ``skipif(bf.size() < 2)`` work.
+"""
+
 import torch
 
 import bluefog.torch as bf
 
-
-@pytest.fixture(scope="session", autouse=True)
-def bluefog_runtime():
-    bf.init()
-    torch.manual_seed(1234 + bf.rank())
-    yield
+bf.init()
+torch.manual_seed(1234 + bf.rank())

@@ -1,5 +1,5 @@
-"""Failure handling seen from outside: jobs launched with bfrun where a rank
-dies, stalls, or gets bad settings. Each job is bounded in time."""
+"""Whole jobs launched with bfrun: a rank that dies or stalls, bad or special
+settings (emulated machines, log levels). Each job is bounded in time."""
 
 import os
 import re
@@ -114,3 +114,9 @@ def test_error_log_level_silences_stall_warnings():
                                         "BLUEFOG_LOG_LEVEL": "error"})
     assert result.stdout.count("STALL-DONE") == 2, result.stdout + result.stderr
     assert "WARNING" not in result.stderr
+
+
+def test_hierarchical_local_allreduce_on_emulated_machines():
+    result = launch(4, "hierarchical_local.py", env={"BLUEFOG_NODES_PER_MACHINE": "2"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(re.findall(r"HIER-OK rank \d", result.stdout)) == 4, result.stdout + result.stderr

@@ -26,7 +26,9 @@ TEST(BufferPool, CapacityIsPowerOfTwoClassAtLeast4096) {
     EXPECT_GE(b.capacity(), 4096u);
     EXPECT_TRUE(IsPowerOfTwo(b.capacity())) << b.capacity();
     // The smallest such class: half of it would not do (unless at 4096).
-    if (b.capacity() > 4096) EXPECT_LT(b.capacity() / 2, n);
+    if (b.capacity() > 4096) {
+      EXPECT_LT(b.capacity() / 2, n);
+    }
     // The memory is usable over its whole capacity.
     std::memset(b.data(), 0xAB, b.capacity());
   }

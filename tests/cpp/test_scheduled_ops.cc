@@ -11,6 +11,8 @@
 //    right after its Start().
 //  * OnSendComplete(step) is called once the payload has left the sender's
 //    memory; an op that fails tells its participants with a kError message.
+//  * Once an op finished and all its sends completed, a successful op's
+//    Conclude() runs; only then is its result checked.
 //
 // The simulator picks the next event (start an op, a header arrives, a large
 // payload lands, a send completes) at random from everything possible, so a
@@ -25,7 +27,8 @@
 //
 // Receive buffers the simulator hands to ops are poisoned as soon as the op
 // gives them back to their pool, so an op that keeps sending from a buffer it
-// already released is caught too.
+// already released is caught too. SimOptions can also hold chosen send
+// completions or payload landings back, to force a given interleaving.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -73,6 +76,13 @@ struct SimOptions {
   // Large payloads of matching messages land only when nothing else can happen.
   std::function<bool(int src, int32_t step)> defer_landing;
 };
+
+SimOptions Schedule(uint64_t seed, Timing timing) {
+  SimOptions o;
+  o.seed = seed;
+  o.timing = timing;
+  return o;
+}
 
 std::string Describe(const SimOptions& o) {
   return std::string("seed ") + std::to_string(o.seed) + ", " + TimingName(o.timing);
@@ -532,7 +542,7 @@ std::vector<int> Range(int n) {
 std::vector<SimOptions> Schedules(int seeds) {
   std::vector<SimOptions> out;
   for (Timing t : {Timing::kCopyAtSend, Timing::kCopyAtDelivery})
-    for (int s = 1; s <= seeds; ++s) out.push_back({static_cast<uint64_t>(s), t});
+    for (int s = 1; s <= seeds; ++s) out.push_back(Schedule(static_cast<uint64_t>(s), t));
   return out;
 }
 
@@ -723,7 +733,7 @@ TEST(SimAllreduce, AverageIsExactFloat64Eager) {
     for (int64_t count : {int64_t(1), kSmallCount, kMidCount, kRingCount})
       for (int seed = 1; seed <= (count >= kMidCount ? 3 : 10); ++seed)
         CheckExactAllreduce({n, DataType::kFloat64, count, true, seed % 2 == 0},
-                            {static_cast<uint64_t>(seed), Timing::kCopyAtSend});
+                            Schedule(static_cast<uint64_t>(seed), Timing::kCopyAtSend));
 }
 
 TEST(SimAllreduce, AverageIsExactFloat64Rendezvous) {
@@ -731,7 +741,7 @@ TEST(SimAllreduce, AverageIsExactFloat64Rendezvous) {
     for (int64_t count : {int64_t(1), kSmallCount, kMidCount, kRingCount})
       for (int seed = 1; seed <= (count >= kMidCount ? 3 : 10); ++seed)
         CheckExactAllreduce({n, DataType::kFloat64, count, true, seed % 2 == 0},
-                            {static_cast<uint64_t>(seed), Timing::kCopyAtDelivery});
+                            Schedule(static_cast<uint64_t>(seed), Timing::kCopyAtDelivery));
 }
 
 // The ring's allgather phase may receive a segment before the reduce-scatter
@@ -745,7 +755,7 @@ TEST(SimAllreduce, RingForwardsFromReceivedBufferSafely) {
   for (int n = 3; n <= 8; ++n)
     for (Timing timing : {Timing::kCopyAtSend, Timing::kCopyAtDelivery})
       for (uint64_t seed = 1; seed <= 3; ++seed) {
-        SimOptions o{seed, timing};
+        SimOptions o = Schedule(seed, timing);
         o.defer_completion = [n](const Network& net, int src, int32_t step) {
           return step == 0 && !net.delivered(src, n - 1);
         };
@@ -762,7 +772,7 @@ TEST(SimAllreduce, AverageWithSendsCompletingLast) {
     for (int64_t count : {kSmallCount, kMidCount, kRingCount})
       for (Timing timing : {Timing::kCopyAtSend, Timing::kCopyAtDelivery})
         for (uint64_t seed = 1; seed <= 3; ++seed) {
-          SimOptions o{seed, timing};
+          SimOptions o = Schedule(seed, timing);
           if (seed == 1) o.defer_completion = [](const Network&, int, int32_t) { return true; };
           if (seed != 1) o.defer_landing = [](int, int32_t) { return true; };
           CheckExactAllreduce({n, DataType::kFloat64, count, true, false}, o);
@@ -775,7 +785,7 @@ TEST(SimAllreduce, UsesRingAboveThresholdAndRecursiveDoublingBelow) {
   for (int n : {3, 5, 8}) {
     for (int64_t count : {kMidCount, kRingCount}) {
       std::vector<std::vector<double>> data(n, std::vector<double>(count, 1.0));
-      Network net(n, {1, Timing::kCopyAtSend});
+      Network net(n, Schedule(1, Timing::kCopyAtSend));
       for (int r = 0; r < n; ++r) {
         TensorView t{data[r].data(), DataType::kFloat64, {count}};
         net.SetOp(r, MakeAllreduceOp(Id(OpType::kAllreduce), r, t, t, false, Range(n)));
@@ -994,9 +1004,12 @@ void CheckBroadcast(int n, int root, DataType dtype, int64_t count, bool in_plac
     ASSERT_EQ(0, std::memcmp(result.data(), original[root].data(), bytes))
         << "rank " << r << " did not get the root's data";
     EXPECT_EQ(result[bytes], in_place ? 0x11 : 0x22) << "wrote past the end";
-    if (!in_place) EXPECT_EQ(in[r], original[r]) << "rank " << r << " input modified";
-    // Non-roots cannot finish before the root started.
-    if (r != root) EXPECT_TRUE(net.node(r).started_at_finish[root]) << "rank " << r;
+    if (!in_place) {
+      EXPECT_EQ(in[r], original[r]) << "rank " << r << " input modified";
+    }
+    if (r != root) {  // non-roots cannot finish before the root started
+      EXPECT_TRUE(net.node(r).started_at_finish[root]) << "rank " << r;
+    }
   }
 }
 
@@ -1289,34 +1302,37 @@ TEST(SimMismatch, BroadcastDifferentRoots) {
     }
 }
 
-// Two ranks that each think the other is the root both wait to receive and
-// nobody sends: the ops never finish. Disabled: the library cannot detect
-// this yet (see the report); enable once broadcast checks roots both ways.
-TEST(SimMismatch, DISABLED_BroadcastSwappedRootsFails) {
-  Network net(2, {1, Timing::kCopyAtSend});
-  std::vector<std::vector<float>> data(2, std::vector<float>(4, 0.0f));
-  for (int r = 0; r < 2; ++r) {
-    TensorView t{data[r].data(), DataType::kFloat32, {4}};
-    net.SetOp(r, MakeBroadcastOp(Id(OpType::kBroadcast), r, t, t, 1 - r, Range(2)));
+// Two ranks that each think the other is the root would both wait to receive
+// if nothing else were sent; the root-agreement signals make both fail.
+TEST(SimMismatch, BroadcastSwappedRootsFails) {
+  for (const SimOptions& o : Schedules(6)) {
+    SCOPED_TRACE(Describe(o));
+    Network net(2, o);
+    std::vector<std::vector<float>> data(2, std::vector<float>(4, 0.0f));
+    for (int r = 0; r < 2; ++r) {
+      TensorView t{data[r].data(), DataType::kFloat32, {4}};
+      net.SetOp(r, MakeBroadcastOp(Id(OpType::kBroadcast), r, t, t, 1 - r, Range(2)));
+    }
+    ASSERT_TRUE(net.Run());
+    EXPECT_TRUE(ExpectAllFailedWith(net, Range(2), "root"));
   }
-  ASSERT_TRUE(net.Run());
-  EXPECT_TRUE(ExpectAllFailedWith(net, Range(2), "root"));
 }
 
-// Ranks 0 and 1 say root 0, ranks 2 and 3 say root 2. Rank 0 and rank 2
-// only send (they are roots in their own view), rank 1 hears from rank 0 and
-// rank 3 from rank 2, each with the root it expects: every op succeeds and
-// the two halves end with different data. Disabled like the one above.
-TEST(SimMismatch, DISABLED_BroadcastSplitRootsFails) {
-  Network net(4, {1, Timing::kCopyAtSend});
-  std::vector<std::vector<float>> data(4, std::vector<float>(4, 0.0f));
-  for (int r = 0; r < 4; ++r) {
-    std::fill(data[r].begin(), data[r].end(), static_cast<float>(r));
-    TensorView t{data[r].data(), DataType::kFloat32, {4}};
-    net.SetOp(r, MakeBroadcastOp(Id(OpType::kBroadcast), r, t, t, r < 2 ? 0 : 2, Range(4)));
+// Ranks 0 and 1 say root 0, ranks 2 and 3 say root 2. Without agreement each
+// half would broadcast from its own root and succeed with different data.
+TEST(SimMismatch, BroadcastSplitRootsFails) {
+  for (const SimOptions& o : Schedules(6)) {
+    SCOPED_TRACE(Describe(o));
+    Network net(4, o);
+    std::vector<std::vector<float>> data(4, std::vector<float>(4, 0.0f));
+    for (int r = 0; r < 4; ++r) {
+      std::fill(data[r].begin(), data[r].end(), static_cast<float>(r));
+      TensorView t{data[r].data(), DataType::kFloat32, {4}};
+      net.SetOp(r, MakeBroadcastOp(Id(OpType::kBroadcast), r, t, t, r < 2 ? 0 : 2, Range(4)));
+    }
+    ASSERT_TRUE(net.Run());
+    EXPECT_TRUE(ExpectAllFailedWith(net, Range(4), "root"));
   }
-  ASSERT_TRUE(net.Run());
-  EXPECT_TRUE(ExpectAllFailedWith(net, Range(4), "root"));
 }
 
 TEST(SimMismatch, DifferentOpTypesUnderOneName) {
@@ -1410,7 +1426,7 @@ class ScribblingOp : public Op {
 TEST(Simulator, RendezvousTimingCatchesEarlyReuse) {
   for (size_t bytes : {size_t(10), size_t(100000)}) {
     for (Timing timing : {Timing::kCopyAtSend, Timing::kCopyAtDelivery}) {
-      Network net(2, {3, timing});
+      Network net(2, Schedule(3, timing));
       net.SetOp(0, std::make_unique<ScribblingOp>(0, bytes));
       net.SetOp(1, std::make_unique<ScribblingOp>(1, bytes));
       ASSERT_TRUE(net.Run());

@@ -165,6 +165,8 @@ class RingAllreduce : public Op {
     if (ag_pending_[seg].data != nullptr) {
       Arrival& a = ag_pending_[seg];
       std::memcpy(work_ + Offset(seg), a.data, Bytes(seg));
+      // It may still be forwarded from: keep it until the op is destroyed.
+      forwarded_.push_back(std::move(a));
       ag_pending_[seg] = Arrival();
       --copies_waiting_;
       MaybeFinish(ctx);
@@ -251,6 +253,7 @@ class RingAllreduce : public Op {
   std::map<int32_t, Arrival> arrived_;
   std::vector<bool> rs_send_done_;
   std::vector<Arrival> ag_pending_;
+  std::vector<Arrival> forwarded_;
   int copies_waiting_ = 0;
   bool received_all_ = false;
 };

@@ -13,8 +13,8 @@ class BarrierOp : public ScheduledOp {
       : ScheduledOp(std::move(id), group, Signature()) {
     int n = static_cast<int>(group.size());
     for (int distance = 1, round = 0; distance < n; distance <<= 1, ++round) {
-      AddAction(Action::kSend, group[(index + distance) % n], round);
-      AddAction(Action::kReceiveCopy, group[(index - distance + n) % n], round);
+      AddAction(Action::kSignal, group[(index + distance) % n], round);
+      AddAction(Action::kAwaitSignal, group[(index - distance + n) % n], round);
     }
   }
 };

@@ -1,5 +1,9 @@
 // Broadcast along a binomial tree rooted at root_rank; non-roots receive
 // straight into the output when the op is posted before the data arrives.
+// First, a dissemination round of signals carrying each rank's root: every
+// message is checked against the receiver's root, so ranks that disagree on
+// the root fail (all of them, through the error notices) instead of hanging
+// or silently broadcasting from two roots.
 #include <cstring>
 
 #include "bluefog/core/collectives.h"
@@ -10,6 +14,8 @@
 namespace bluefog {
 namespace {
 
+constexpr int32_t kAgreeStep = 1000;
+
 class BroadcastOp : public ScheduledOp {
  public:
   BroadcastOp(OpIdentity id, TensorView input, TensorView output, int root,
@@ -17,6 +23,10 @@ class BroadcastOp : public ScheduledOp {
       : ScheduledOp(std::move(id), group, MakeSignature(input, root)),
         input_(std::move(input)), output_(std::move(output)) {
     int n = static_cast<int>(group.size());
+    for (int distance = 1, round = 0; distance < n; distance <<= 1, ++round) {
+      AddAction(Action::kSignal, group[(index + distance) % n], kAgreeStep + round);
+      AddAction(Action::kAwaitSignal, group[(index - distance + n) % n], kAgreeStep + round);
+    }
     int v = (index - root_index + n) % n;  // position relative to the root
     auto rank_of = [&](int rel) { return group[(rel + root_index) % n]; };
     int mask = 1;

@@ -6,10 +6,19 @@
 
 namespace bluefog {
 
+size_t ScheduledOp::PayloadBytes(int32_t step) const {
+  for (const Action& a : actions_)
+    if (a.step == step) {
+      return a.kind == Action::kSignal || a.kind == Action::kAwaitSignal ? 0 : WorkBytes();
+    }
+  return WorkBytes();
+}
+
 bool ScheduledOp::Expects(int src, int32_t step) const {
   for (size_t i = next_; i < actions_.size(); ++i) {
     const Action& a = actions_[i];
-    if (a.kind != Action::kSend && a.peer == src && a.step == step) return true;
+    bool receives = a.kind != Action::kSend && a.kind != Action::kSignal;
+    if (receives && a.peer == src && a.step == step) return true;
   }
   return false;
 }
@@ -40,10 +49,10 @@ void ScheduledOp::OnData(OpContext& ctx, Arrival& arrival) {
                          std::to_string(h.step) + ")"));
     return;
   }
-  if (arrival.bytes != WorkBytes()) {
+  if (arrival.bytes != PayloadBytes(h.step)) {
     Fail(Status::Invalid(Describe() + ": rank " + std::to_string(arrival.src) +
                          " sent " + std::to_string(arrival.bytes) +
-                         " bytes, expected " + std::to_string(WorkBytes())));
+                         " bytes, expected " + std::to_string(PayloadBytes(h.step))));
     return;
   }
   arrived_.emplace(h.step, std::move(arrival));
@@ -53,26 +62,27 @@ void ScheduledOp::OnData(OpContext& ctx, Arrival& arrival) {
 void ScheduledOp::Advance(OpContext& ctx) {
   while (next_ < actions_.size()) {
     const Action& a = actions_[next_];
-    if (a.kind == Action::kSend) {
+    if (a.kind == Action::kSend || a.kind == Action::kSignal) {
       MessageHeader h = MakeHeader(a.step);
       h.dtype = signature_.dtype;
       h.shape = signature_.shape;
       h.root = signature_.root;
       h.flags = signature_.flags;
       const char* payload = work_;
-      if (a.snapshot && WorkBytes() > 0) {
-        snapshots_.push_back(ctx.pool().Acquire(WorkBytes()));
-        std::memcpy(snapshots_.back().data(), work_, WorkBytes());
+      size_t bytes = a.kind == Action::kSignal ? 0 : WorkBytes();
+      if (a.snapshot && bytes > 0) {
+        snapshots_.push_back(ctx.pool().Acquire(bytes));
+        std::memcpy(snapshots_.back().data(), work_, bytes);
         payload = snapshots_.back().data();
       }
-      ctx.Send(a.peer, h, payload, WorkBytes());
+      ctx.Send(a.peer, h, payload, bytes);
     } else {
       auto it = arrived_.find(a.step);
       if (it == arrived_.end()) return;
       Arrival& data = it->second;
       if (a.kind == Action::kReceiveReduce) {
         Axpy(wire_type_, work_, wire_type_, data.data, count_, 1.0);
-      } else if (data.data != work_ && WorkBytes() > 0) {
+      } else if (a.kind == Action::kReceiveCopy && data.data != work_ && WorkBytes() > 0) {
         std::memcpy(work_, data.data, WorkBytes());
       }
       arrived_.erase(it);
@@ -83,8 +93,10 @@ void ScheduledOp::Advance(OpContext& ctx) {
 }
 
 std::vector<int> ScheduledOp::WaitingOn() const {
-  for (size_t i = next_; i < actions_.size(); ++i)
-    if (actions_[i].kind != Action::kSend) return {actions_[i].peer};
+  for (size_t i = next_; i < actions_.size(); ++i) {
+    Action::Kind kind = actions_[i].kind;
+    if (kind != Action::kSend && kind != Action::kSignal) return {actions_[i].peer};
+  }
   return {};
 }
 

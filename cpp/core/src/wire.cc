@@ -92,6 +92,12 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
     return false;
   if (!r.Get(&name_len) || !r.Get(&ndim) || !r.Get(&text_len)) return false;
   if (dtype >= kNumDataTypes || ndim > 64) return false;
+  if (kind < static_cast<uint8_t>(MessageKind::kData) ||
+      kind > static_cast<uint8_t>(MessageKind::kProbeReply))
+    return false;
+  if (op < static_cast<uint8_t>(OpType::kAllreduce) ||
+      op > static_cast<uint8_t>(OpType::kNeighborAllgather))
+    return false;
   h->kind = static_cast<MessageKind>(kind);
   h->op = static_cast<OpType>(op);
   h->dtype = static_cast<DataType>(dtype);

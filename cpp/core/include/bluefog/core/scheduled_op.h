@@ -11,7 +11,7 @@ namespace bluefog {
 class ScheduledOp : public Op {
  public:
   struct Action {
-    enum Kind { kSend, kReceiveReduce, kReceiveCopy } kind;
+    enum Kind { kSend, kReceiveReduce, kReceiveCopy, kSignal, kAwaitSignal } kind;
     int peer;        // world rank
     int32_t step;
     bool snapshot;   // send a copy: the work buffer changes before it is sent
@@ -55,6 +55,8 @@ class ScheduledOp : public Op {
  private:
   void Advance(OpContext& ctx);
   size_t WorkBytes() const { return static_cast<size_t>(count_) * DataTypeSize(wire_type_); }
+  // Bytes that a message for `step` carries: signals carry none.
+  size_t PayloadBytes(int32_t step) const;
   bool Expects(int src, int32_t step) const;
 
   std::vector<int> participants_;

@@ -332,6 +332,7 @@ class Engine::Impl : public OpContext {
         last_check = now;
         CheckPeers();
         CheckStalls(now);
+        if (ShutdownStuck(now, last_progress)) break;
       }
       if (progressed) {
         last_progress = now;
@@ -356,6 +357,35 @@ class Engine::Impl : public OpContext {
       }
       backoff = std::min<std::chrono::microseconds>(backoff * 2, max_sleep);
     }
+  }
+
+  // At shutdown, ops that make no progress for the stall interval are failed
+  // rather than waited for forever.
+  bool ShutdownStuck(Clock::time_point now, Clock::time_point last_progress) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!stop_requested_) return false;
+    }
+    auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
+    if (now - last_progress < limit) return false;
+    std::vector<std::shared_ptr<Job>> stuck;
+    for (auto& entry : active_) stuck.push_back(entry.second);
+    for (auto& send : sends_) stuck.push_back(send.job);
+    for (auto& send : sends_) transport_.Abandon(send.request);
+    for (auto& receive : receives_) transport_.Abandon(receive.request);
+    sends_.clear();
+    receives_.clear();
+    for (auto& job : stuck) {
+      job->op->pending_sends = 0;
+      job->op->Fail(Status::Failure(
+          "bluefog shut down while " + job->op->Describe() +
+          " was still waiting for ranks " + RankList(job->op->WaitingOn())));
+      MaybeComplete(job);
+    }
+    BF_LOG(kError) << "shutdown gave up on " << stuck.size()
+                   << " pending op(s) after waiting "
+                   << config_.stall_warning_seconds << " s without progress";
+    return true;
   }
 
   bool StartQueued() {

@@ -23,6 +23,7 @@ SHAPES = {
     "3x5x7": ((3, 5, 7), False),
     "large": ((100_003,), False),
     "transposed": ((6, 9), True),
+    "large_transposed": ((300, 301), True),
 }
 
 MODES = ["sync", "nonblocking_synchronize", "nonblocking_wait", "poll",
@@ -186,11 +187,11 @@ def test_allreduce_average_non_integer_values(request, dtype):
     assert_same_on_all_ranks(out, request.node.name)
 
 
+@pytest.mark.parametrize("n", [4099, 60_001])  # the second > 64 KiB
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
-def test_allreduce_half_rounded_once(request, dtype):
+def test_allreduce_half_rounded_once(request, dtype, n):
     """float16/bfloat16 are accumulated in float32 and rounded once: the result
     is within one unit of the exactly rounded value."""
-    n = 4099
     inputs = [torch.randn(n, generator=torch.Generator().manual_seed(7 + r),
                           dtype=torch.float64).to(dtype) for r in range(bf.size())]
     for average in (False, True):
@@ -344,3 +345,39 @@ def test_allreduce_requires_grad_input(request):
     out = bf.allreduce(t, average=False, name=request.node.name)
     total = float(bf.size() * (bf.size() + 1) // 2)
     assert torch.equal(out.detach(), torch.full((3,), total))
+
+
+def test_allreduce_inplace_row_of_larger_tensor(request):
+    """In place on a contiguous view with a storage offset: only that row changes."""
+    base = torch.full((3, 40_000), -2.0)
+    row = base[1]
+    row.fill_(float(bf.rank() + 1))
+    out = bf.allreduce_(row, average=False, name=request.node.name)
+    total = float(bf.size() * (bf.size() + 1) // 2)
+    assert torch.equal(base[1], torch.full((40_000,), total))
+    assert torch.equal(out, base[1])
+    assert torch.equal(base[0], torch.full((40_000,), -2.0))
+    assert torch.equal(base[2], torch.full((40_000,), -2.0))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=str)
+def test_allreduce_repeated_large_average(request, dtype):
+    """Many rounds of large averaging allreduces, some in flight together:
+    every element right every time (catches races in the large-message path)."""
+    n = 200_003
+    idx = torch.arange(n, dtype=torch.float32) % 64
+    for it in range(6):
+        handles = []
+        for j in range(3):
+            t = (idx + 2 * (bf.rank() + it + j)).to(dtype)
+            handles.append(bf.allreduce_nonblocking(t, average=True,
+                                                    name=f"{request.node.name}.{it}.{j}"))
+        for j, h in enumerate(handles):
+            out = bf.synchronize(h)
+            # mean over ranks of 2 * (r + it + j) = size - 1 + 2 * (it + j)
+            expected = (idx.double() + (bf.size() - 1) + 2 * (it + j)).to(dtype)
+            if bf.size() in (1, 2, 4):
+                assert torch.equal(out, expected), (it, j)
+            else:
+                torch.testing.assert_close(out.double(), expected.double(),
+                                           rtol=torch.finfo(dtype).eps, atol=1e-6)

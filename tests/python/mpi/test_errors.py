@@ -243,25 +243,6 @@ def test_name_reused_while_in_flight(request):
     assert_runtime_works(request.node.name)
 
 
-def test_name_reused_while_in_flight_without_suspend(request):
-    name = "name_in_flight_2"
-    first = bf.allreduce_nonblocking(torch.full((2,), float(bf.rank())),
-                                     average=False, name=name)
-    if not bf.poll(first):
-        # Only meaningful while the first op is still in flight.
-        try:
-            second = bf.allreduce_nonblocking(torch.ones(2), name=name)
-        except ValueError:
-            second = None
-        if second is not None:
-            # Accepted only because the first op completed in between.
-            bf.synchronize(second)
-    out = bf.synchronize(first)
-    assert torch.equal(out, torch.full((2,), float(bf.size() * (bf.size() - 1) // 2)))
-    bf.barrier()
-    assert_runtime_works(request.node.name)
-
-
 # ---------------------------------------------------------------- bad arguments
 
 @pytest.mark.parametrize("dtype", [torch.bool, torch.uint8, torch.complex64], ids=str)

@@ -120,3 +120,10 @@ def test_hierarchical_local_allreduce_on_emulated_machines():
     result = launch(4, "hierarchical_local.py", env={"BLUEFOG_NODES_PER_MACHINE": "2"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(re.findall(r"HIER-OK rank \d", result.stdout)) == 4, result.stdout + result.stderr
+
+
+def test_shutdown_gives_up_on_ops_that_never_match():
+    result = launch(2, "shutdown_with_pending.py", env={"BLUEFOG_STALL_WARNING_SECONDS": "2"},
+                    timeout=60)
+    assert result.stdout.count("SHUTDOWN-DONE") == 2, result.stdout + result.stderr
+    assert "shutdown gave up on 1 pending op" in result.stderr, result.stderr

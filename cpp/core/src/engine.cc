@@ -24,8 +24,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kInlineLimit = 16 * 1024;
-constexpr auto kSpinWindow = std::chrono::microseconds(100);
+// How long the engine keeps polling (yielding the core between polls) after
+// its last progress before it starts sleeping: longer while ops are pending.
+constexpr auto kBusySpinWindow = std::chrono::microseconds(2000);
+constexpr auto kIdleSpinWindow = std::chrono::microseconds(100);
 constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
+constexpr int kWaitSpins = 50;
 constexpr uint8_t kErrorIsInvalidArgument = 1;
 
 struct HandleState {
@@ -192,6 +196,15 @@ class Engine::Impl : public OpContext {
 
   bool WaitFor(int64_t handle, double timeout_seconds) {
     auto state = FindHandle(handle);
+    // Most ops finish within microseconds: look a few times before paying
+    // for a sleep and a wake-up.
+    for (int i = 0; i < kWaitSpins; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (state->done) return true;
+      }
+      std::this_thread::yield();
+    }
     std::unique_lock<std::mutex> lock(state->mutex);
     return state->cv.wait_for(
         lock, std::chrono::duration<double>(timeout_seconds),
@@ -340,14 +353,17 @@ class Engine::Impl : public OpContext {
         continue;
       }
       bool busy = !active_.empty() || !sends_.empty() || !receives_.empty();
-      if (busy && now - last_progress < kSpinWindow) {
-        // Yield rather than burn: with more ranks than cores the peer we
-        // wait for may need this core.
+      auto spin_window = busy ? kBusySpinWindow : kIdleSpinWindow;
+      if (now - last_progress < spin_window && !stop_requested_relaxed_) {
+        // Ops come in bursts: stay awake briefly after progress, even when
+        // idle, so the next op needs no wake-up. Yield rather than burn:
+        // with more ranks than cores the peer we wait for may need this core.
         std::this_thread::yield();
         continue;
       }
       {
         std::unique_lock<std::mutex> lock(mutex_);
+        stop_requested_relaxed_ = stop_requested_;
         if (stop_requested_ && queue_.empty() && !busy) break;
         auto sleep = busy ? std::min<std::chrono::microseconds>(backoff, max_sleep)
                           : max_sleep;
@@ -798,6 +814,7 @@ class Engine::Impl : public OpContext {
   bool init_done_ = false;
   Status init_status_;
   bool stop_requested_ = false;
+  bool stop_requested_relaxed_ = false;  // engine thread's copy, read unlocked
   bool suspended_ = false;
   std::deque<std::shared_ptr<Job>> queue_;
   std::unordered_map<std::string, uint64_t> posted_;

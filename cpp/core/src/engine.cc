@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "bluefog/core/logging.h"
+#include "bluefog/core/tensor.h"
 #include "bluefog/core/transport.h"
 
 namespace bluefog {
@@ -97,14 +98,7 @@ bool ProcessAlive(int pid) {
            (line[paren + 2] == 'Z' || line[paren + 2] == 'X'));
 }
 
-std::string RankList(const std::vector<int>& ranks) {
-  std::string s = "[";
-  for (size_t i = 0; i < ranks.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(ranks[i]);
-  }
-  return s + "]";
-}
+std::string RankList(const std::vector<int>& ranks) { return ListString(ranks); }
 
 }  // namespace
 

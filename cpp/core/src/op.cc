@@ -4,15 +4,6 @@
 
 namespace bluefog {
 
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string Op::Describe() const {
   return std::string(OpTypeName(id_.type)) + " '" + id_.display_name + "'";
 }

@@ -21,6 +21,19 @@ struct TensorView {
   size_t bytes() const { return static_cast<size_t>(numel()) * DataTypeSize(dtype); }
 };
 
-std::string ShapeString(const std::vector<int64_t>& shape);
+// "[a, b, c]": for shapes and rank lists in messages.
+template <typename T>
+std::string ListString(const std::vector<T>& values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(values[i]);
+  }
+  return s + "]";
+}
+
+inline std::string ShapeString(const std::vector<int64_t>& shape) {
+  return ListString(shape);
+}
 
 }  // namespace bluefog

@@ -127,3 +127,11 @@ def test_shutdown_gives_up_on_ops_that_never_match():
                     timeout=60)
     assert result.stdout.count("SHUTDOWN-DONE") == 2, result.stdout + result.stderr
     assert "shutdown gave up on 1 pending op" in result.stderr, result.stderr
+
+
+def test_plain_python_is_a_job_of_size_one():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_COMM_WORLD", "PMIX_"))}
+    result = subprocess.run([sys.executable, os.path.join(SCENARIOS, "size_one.py")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SIZE-ONE-OK" in result.stdout

@@ -392,8 +392,10 @@ def test_missing_mpirun_on_path(tmp_path):
 needs_mpirun = pytest.mark.skipif(shutil.which("mpirun") is None,
                                   reason="Open MPI's mpirun is not installed")
 
+# One write per rank: with PYTHONUNBUFFERED, print() writes its pieces
+# separately and mpirun may interleave them with another rank's.
 _CHECK_VAR = ("import os, sys\n"
-              "print('rank', os.environ['OMPI_COMM_WORLD_RANK'], flush=True)\n"
+              "os.write(1, ('rank %s\\n' % os.environ['OMPI_COMM_WORLD_RANK']).encode())\n"
               "sys.exit(0 if os.environ.get('BF_TEST_VAR') == 'x' else 5)\n")
 
 

@@ -8,37 +8,12 @@ Prints one markdown table (rank 0). GB/s = tensor bytes / median time.
 
 import argparse
 import os
-import statistics
-import time
 
 import torch
 import torch.distributed as dist
 
 import bluefog.torch as bf
-
-SIZES = [1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20,
-         16 << 20, 64 << 20]
-
-
-def repetitions(nbytes):
-    return 200 if nbytes <= (256 << 10) else (30 if nbytes <= (4 << 20) else 8)
-
-
-def median_time(fn, nbytes, barrier):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repetitions(nbytes)):
-        barrier()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def fmt_time(seconds):
-    return f"{seconds * 1e6:9.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:9.2f} ms"
-
+from timing import SIZES, median_time, print_table
 
 def main():
     parser = argparse.ArgumentParser()
@@ -71,18 +46,10 @@ def main():
         rows.append((nbytes, t_copy, t_bf, t_bf_new, t_gloo, reference.get(nbytes)))
 
     if me == 0:
-        print(f"\n### allreduce, {n} ranks, float32 (median)\n")
-        print("| size | memcpy | bluefog allreduce_ (in place) | bluefog allreduce (new output) "
-              "| gloo all_reduce | raw MPI_Allreduce (C) |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for nbytes, t_copy, t_bf, t_bf_new, t_gloo, t_mpi in rows:
-            def cell(t):
-                if t is None:
-                    return "n/a"
-                return f"{fmt_time(t)} ({nbytes / t / 1e9:6.2f} GB/s)"
-            size = f"{nbytes >> 20} MiB" if nbytes >= (1 << 20) else f"{nbytes >> 10} KiB"
-            print(f"| {size} | {cell(t_copy)} | {cell(t_bf)} | {cell(t_bf_new)} "
-                  f"| {cell(t_gloo)} | {cell(t_mpi)} |")
+        print_table(f"allreduce, {n} ranks, float32 (median)",
+                    ["memcpy", "bluefog allreduce_ (in place)", "bluefog allreduce (new output)",
+                     "gloo all_reduce", "raw MPI_Allreduce (C)"],
+                    [(nbytes, list(times)) for nbytes, *times in rows])
     dist.destroy_process_group()
 
 

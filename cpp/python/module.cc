@@ -3,6 +3,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include "bluefog/torch.h"
+#include "topology_bindings.h"
 
 namespace py = pybind11;
 namespace api = bluefog::api;
@@ -31,6 +32,7 @@ at::Tensor Synchronize(int64_t handle) {
 
 PYBIND11_MODULE(_bluefog, m) {
   m.doc() = "bluefog native module";
+  BindTopology(m);
   m.def("init", [] {
     py::gil_scoped_release no_gil;
     api::init();
@@ -64,6 +66,16 @@ PYBIND11_MODULE(_bluefog, m) {
           return api::broadcast_nonblocking(tensor, OptionalTensor(output), root_rank, name);
         });
   m.def("allgather_nonblocking", &api::allgather_nonblocking);
+  m.def("neighbor_allreduce_nonblocking",
+        [](const at::Tensor& tensor, const py::object& output, double self_weight,
+           const std::vector<std::pair<int, double>>& srcs,
+           const std::vector<std::pair<int, double>>& dsts, const std::string& name) {
+          return api::neighbor_allreduce_nonblocking(tensor, OptionalTensor(output),
+                                                     self_weight, srcs, dsts, name);
+        });
+  m.def("neighbor_allgather_nonblocking", &api::neighbor_allgather_nonblocking);
+  m.def("hierarchical_neighbor_allreduce_nonblocking",
+        &api::hierarchical_neighbor_allreduce_nonblocking);
   m.def("barrier_nonblocking", &api::barrier_nonblocking);
   m.def("poll", &api::poll);
   m.def("synchronize", [](int64_t handle) -> py::object {
@@ -72,4 +84,5 @@ PYBIND11_MODULE(_bluefog, m) {
     return py::cast(result);
   });
   m.def("messages_received_from", &api::messages_received_from);
+  m.def("mpi_messages_received", &api::mpi_messages_received);
 }

@@ -68,13 +68,25 @@ struct Incoming {
   std::weak_ptr<Job> target;  // op to deliver to once complete, if any
 };
 
+// One message of an op; several may share one MPI send (a fused frame).
+struct SendPart {
+  std::shared_ptr<Job> job;
+  int32_t step;
+  bool carries_payload;
+};
+
 struct PendingSend {
   MpiTransport::RequestId request;
   int dst;
-  int32_t step;
-  bool carries_payload;
-  std::shared_ptr<Job> job;
-  std::unique_ptr<std::vector<char>> header_bytes;
+  std::vector<SendPart> parts;
+  std::unique_ptr<std::vector<char>> bytes;  // what MPI reads, when engine-owned
+};
+
+// A small message waiting for the end of the engine iteration, when messages
+// to the same destination are fused into frames.
+struct QueuedMessage {
+  std::vector<char> bytes;
+  SendPart part;
 };
 
 struct PendingReceive {
@@ -231,6 +243,7 @@ class Engine::Impl : public OpContext {
     std::lock_guard<std::mutex> lock(mutex_);
     return received_from_;
   }
+  uint64_t MpiMessagesReceived() const { return mpi_messages_received_; }
 
   bool running() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -259,9 +272,11 @@ class Engine::Impl : public OpContext {
     h.payload_bytes = bytes;
     if (bytes <= kInlineLimit) {
       h.payload_tag = 0;
-      EncodeMessage(h, payload, bytes, bytes_out.get());
-      auto request = transport_.SendHeader(dst, *bytes_out);
-      AddSend(dst, request, h.step, true, std::move(bytes_out));
+      QueuedMessage queued;
+      EncodeMessage(h, payload, bytes, &queued.bytes);
+      queued.part = {current_, h.step, true};
+      current_->op->pending_sends++;
+      outbox_[dst].push_back(std::move(queued));
     } else {
       h.payload_tag = transport_.ReservePayloadTag(dst, bytes);
       EncodeMessage(h, nullptr, 0, bytes_out.get());
@@ -283,10 +298,43 @@ class Engine::Impl : public OpContext {
   }
 
   void AddSend(int dst, MpiTransport::RequestId request, int32_t step,
-               bool carries_payload, std::unique_ptr<std::vector<char>> header_bytes) {
+               bool carries_payload, std::unique_ptr<std::vector<char>> bytes) {
     current_->op->pending_sends++;
-    sends_.push_back(
-        {request, dst, step, carries_payload, current_, std::move(header_bytes)});
+    sends_.push_back({request, dst, {{current_, step, carries_payload}}, std::move(bytes)});
+  }
+
+  // Sends the queued small messages, fusing those to the same destination
+  // into frames of at most BLUEFOG_FUSION_THRESHOLD bytes.
+  bool FlushOutbox() {
+    if (outbox_.empty()) return false;
+    const size_t limit = static_cast<size_t>(config_.fusion_threshold_bytes);
+    for (auto& entry : outbox_) {
+      int dst = entry.first;
+      auto& queue = entry.second;
+      for (size_t begin = 0; begin < queue.size();) {
+        size_t end = begin + 1;
+        size_t frame_bytes = queue[begin].bytes.size() + 8;
+        while (end < queue.size() && frame_bytes + queue[end].bytes.size() + 4 <= limit) {
+          frame_bytes += queue[end].bytes.size() + 4;
+          ++end;
+        }
+        auto bytes = std::make_unique<std::vector<char>>();
+        std::vector<SendPart> parts;
+        if (end - begin == 1) {
+          *bytes = std::move(queue[begin].bytes);
+        } else {
+          std::vector<const std::vector<char>*> messages;
+          for (size_t i = begin; i < end; ++i) messages.push_back(&queue[i].bytes);
+          EncodeFrame(messages, bytes.get());
+        }
+        for (size_t i = begin; i < end; ++i) parts.push_back(std::move(queue[i].part));
+        auto request = transport_.SendHeader(dst, *bytes);
+        sends_.push_back({request, dst, std::move(parts), std::move(bytes)});
+        begin = end;
+      }
+    }
+    outbox_.clear();
+    return true;
   }
 
   // ---- engine thread ----
@@ -334,6 +382,7 @@ class Engine::Impl : public OpContext {
       progressed |= PollIncoming();
       progressed |= PollReceives();
       progressed |= PollSends();
+      progressed |= FlushOutbox();
       auto now = Clock::now();
       if (now - last_check >= kCheckPeriod) {
         last_check = now;
@@ -346,7 +395,8 @@ class Engine::Impl : public OpContext {
         backoff = std::chrono::microseconds(10);
         continue;
       }
-      bool busy = !active_.empty() || !sends_.empty() || !receives_.empty();
+      bool busy = !active_.empty() || !sends_.empty() || !receives_.empty() ||
+                  !outbox_.empty();
       auto spin_window = busy ? kBusySpinWindow : kIdleSpinWindow;
       if (now - last_progress < spin_window && !stop_requested_relaxed_) {
         // Ops come in bursts: stay awake briefly after progress, even when
@@ -380,11 +430,13 @@ class Engine::Impl : public OpContext {
     if (now - last_progress < limit) return false;
     std::vector<std::shared_ptr<Job>> stuck;
     for (auto& entry : active_) stuck.push_back(entry.second);
-    for (auto& send : sends_) stuck.push_back(send.job);
+    for (auto& send : sends_)
+      for (auto& part : send.parts) stuck.push_back(part.job);
     for (auto& send : sends_) transport_.Abandon(send.request);
     for (auto& receive : receives_) transport_.Abandon(receive.request);
     sends_.clear();
     receives_.clear();
+    outbox_.clear();
     for (auto& job : stuck) {
       job->op->pending_sends = 0;
       job->op->Fail(Status::Failure(
@@ -545,11 +597,17 @@ class Engine::Impl : public OpContext {
     std::string error;
     while (transport_.TakeHeader(&src, &message_bytes_, &error)) {
       progressed = true;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        received_from_[src]++;
+      mpi_messages_received_++;
+      const char* data = message_bytes_.data();
+      size_t length = message_bytes_.size();
+      if (IsFrame(data, length)) {
+        bool ok = ForEachInFrame(data, length, [&](const char* m, size_t n) {
+          HandleMessage(src, m, n);
+        });
+        if (!ok) BF_LOG(kError) << "dropping the rest of a malformed frame from rank " << src;
+      } else {
+        HandleMessage(src, data, length);
       }
-      HandleMessage(src);
     }
     if (!error.empty()) {
       BF_LOG(kError) << "receiving a message failed: " << error;
@@ -557,14 +615,17 @@ class Engine::Impl : public OpContext {
     return progressed;
   }
 
-  void HandleMessage(int src) {
+  void HandleMessage(int src, const char* bytes, size_t length) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      received_from_[src]++;
+    }
     auto incoming = std::make_shared<Incoming>();
     Arrival& a = incoming->arrival;
     a.src = src;
     const char* inline_data = nullptr;
     size_t inline_bytes = 0;
-    if (!DecodeMessage(message_bytes_.data(), message_bytes_.size(), &a.header,
-                       &inline_data, &inline_bytes)) {
+    if (!DecodeMessage(bytes, length, &a.header, &inline_data, &inline_bytes)) {
       BF_LOG(kError) << "dropping malformed message from rank " << src;
       return;
     }
@@ -656,15 +717,17 @@ class Engine::Impl : public OpContext {
       PendingSend done = std::move(sends_[i]);
       sends_[i] = std::move(sends_.back());
       sends_.pop_back();
-      auto& job = done.job;
-      job->op->pending_sends--;
-      if (!error.empty()) {
-        FailJob(job, Status::Failure("sending to rank " + std::to_string(done.dst) +
-                                     " failed: " + error), true);
-      } else if (done.carries_payload) {
-        Guarded(job, [&] { job->op->OnSendComplete(*this, done.step); });
+      for (SendPart& part : done.parts) {
+        auto& job = part.job;
+        job->op->pending_sends--;
+        if (!error.empty()) {
+          FailJob(job, Status::Failure("sending to rank " + std::to_string(done.dst) +
+                                       " failed: " + error), true);
+        } else if (part.carries_payload) {
+          Guarded(job, [&] { job->op->OnSendComplete(*this, part.step); });
+        }
+        MaybeComplete(job);
       }
-      MaybeComplete(job);
     }
     return progressed;
   }
@@ -698,12 +761,24 @@ class Engine::Impl : public OpContext {
         continue;
       }
       transport_.Abandon(sends_[i].request);
-      auto job = sends_[i].job;
+      PendingSend abandoned = std::move(sends_[i]);
       sends_[i] = std::move(sends_.back());
       sends_.pop_back();
-      job->op->pending_sends--;
-      job->op->Fail(Status::Failure(DeadMessage(r, *job->op)));
-      MaybeComplete(job);
+      for (SendPart& part : abandoned.parts) {
+        part.job->op->pending_sends--;
+        part.job->op->Fail(Status::Failure(DeadMessage(r, *part.job->op)));
+        MaybeComplete(part.job);
+      }
+    }
+    auto queued = outbox_.find(r);
+    if (queued != outbox_.end()) {
+      auto messages = std::move(queued->second);
+      outbox_.erase(queued);
+      for (QueuedMessage& m : messages) {
+        m.part.job->op->pending_sends--;
+        m.part.job->op->Fail(Status::Failure(DeadMessage(r, *m.part.job->op)));
+        MaybeComplete(m.part.job);
+      }
     }
     std::vector<std::shared_ptr<Job>> affected;
     for (auto& entry : active_) {
@@ -816,6 +891,7 @@ class Engine::Impl : public OpContext {
   std::unordered_map<int64_t, std::shared_ptr<HandleState>> handles_;
   int64_t next_handle_ = 1;
   std::vector<uint64_t> received_from_;
+  std::atomic<uint64_t> mpi_messages_received_{0};
 
   // Owned by the engine thread.
   Config config_;
@@ -831,6 +907,7 @@ class Engine::Impl : public OpContext {
       unexpected_;
   std::unordered_map<OpKey, StallProbe, OpKeyHash> probes_;
   std::vector<PendingSend> sends_;
+  std::unordered_map<int, std::vector<QueuedMessage>> outbox_;
   std::vector<PendingReceive> receives_;
   std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
       control_sends_;
@@ -865,5 +942,6 @@ void Engine::Resume() { impl_->SetSuspended(false); }
 std::vector<uint64_t> Engine::MessagesReceivedFrom() {
   return impl_->MessagesReceivedFrom();
 }
+uint64_t Engine::MpiMessagesReceived() { return impl_->MpiMessagesReceived(); }
 
 }  // namespace bluefog

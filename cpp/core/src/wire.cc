@@ -41,6 +41,23 @@ class Reader {
 
 }  // namespace
 
+void EncodeFrame(const std::vector<const std::vector<char>*>& messages,
+                 std::vector<char>* out) {
+  out->clear();
+  Put(out, kFrameMagic);
+  for (const std::vector<char>* m : messages) {
+    Put(out, static_cast<uint32_t>(m->size()));
+    out->insert(out->end(), m->begin(), m->end());
+  }
+}
+
+bool IsFrame(const char* buffer, size_t length) {
+  uint32_t magic = 0;
+  if (length < sizeof(magic)) return false;
+  std::memcpy(&magic, buffer, sizeof(magic));
+  return magic == kFrameMagic;
+}
+
 const char* OpTypeName(OpType type) {
   switch (type) {
     case OpType::kAllreduce: return "allreduce";
@@ -49,6 +66,7 @@ const char* OpTypeName(OpType type) {
     case OpType::kBarrier: return "barrier";
     case OpType::kNeighborAllreduce: return "neighbor_allreduce";
     case OpType::kNeighborAllgather: return "neighbor_allgather";
+    case OpType::kHierarchicalNeighborAllreduce: return "hierarchical_neighbor_allreduce";
   }
   return "unknown_op";
 }
@@ -96,7 +114,7 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
       kind > static_cast<uint8_t>(MessageKind::kProbeReply))
     return false;
   if (op < static_cast<uint8_t>(OpType::kAllreduce) ||
-      op > static_cast<uint8_t>(OpType::kNeighborAllgather))
+      op > static_cast<uint8_t>(OpType::kHierarchicalNeighborAllreduce))
     return false;
   h->kind = static_cast<MessageKind>(kind);
   h->op = static_cast<OpType>(op);

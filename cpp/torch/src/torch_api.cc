@@ -8,6 +8,7 @@
 #include "bluefog/core/buffer_pool.h"
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/engine.h"
+#include "bluefog/core/neighbor_ops.h"
 
 namespace bluefog {
 namespace api {
@@ -177,23 +178,59 @@ int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output, int r
   return Track(handle, std::move(tensors));
 }
 
-int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name) {
+// Gathers whose output shape is known only when the peers' data arrived.
+template <typename MakeOp>
+int64_t SubmitGather(OpType type, const at::Tensor& tensor, const std::string& name,
+                     const char* label, MakeOp make_op) {
   Engine& engine = RunningEngine();
-  CheckTensor(tensor, "allgather");
+  CheckTensor(tensor, label);
   auto tensors = std::make_shared<OpTensors>();
   tensors->input = tensor.contiguous();
-  const WorldInfo& world = engine.world();
-  TensorView in = View(tensors->input, "allgather");
+  TensorView in = View(tensors->input, label);
   OpTensors* raw = tensors.get();  // outlives the op: freed after the handle is released
   auto options = tensors->input.options();
-  int64_t handle = engine.Submit(OpType::kAllgather, name, [&](OpIdentity id) {
-    return MakeAllgatherOp(
-        std::move(id), world.rank, in,
-        [raw, options](const std::vector<int64_t>& shape) {
-          raw->output = NewOutput(shape, options);
-          return raw->output.data_ptr();
-        },
-        AllRanks(world));
+  OutputAllocator allocate = [raw, options](const std::vector<int64_t>& shape) {
+    raw->output = NewOutput(shape, options);
+    return raw->output.data_ptr();
+  };
+  int64_t handle = engine.Submit(type, name, [&](OpIdentity id) {
+    return make_op(std::move(id), engine.world(), in, allocate);
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name) {
+  return SubmitGather(OpType::kAllgather, tensor, name, "allgather",
+                      [](OpIdentity id, const WorldInfo& world, TensorView in,
+                         OutputAllocator allocate) {
+                        return MakeAllgatherOp(std::move(id), world.rank, in,
+                                               std::move(allocate), AllRanks(world));
+                      });
+}
+
+int64_t neighbor_allgather_nonblocking(const at::Tensor& tensor, const std::vector<int>& srcs,
+                                       const std::vector<int>& dsts, const std::string& name) {
+  return SubmitGather(OpType::kNeighborAllgather, tensor, name, "neighbor_allgather",
+                      [&](OpIdentity id, const WorldInfo& world, TensorView in,
+                          OutputAllocator allocate) {
+                        return MakeNeighborAllgatherOp(std::move(id), world.rank, world.size,
+                                                       in, std::move(allocate), srcs, dsts);
+                      });
+}
+
+int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
+                                       double self_weight,
+                                       const std::vector<std::pair<int, double>>& srcs,
+                                       const std::vector<std::pair<int, double>>& dsts,
+                                       const std::string& name) {
+  Engine& engine = RunningEngine();
+  auto tensors = Prepare(tensor, output, "neighbor_allreduce");
+  const WorldInfo& world = engine.world();
+  TensorView in = View(tensors->input, "neighbor_allreduce");
+  TensorView out = View(tensors->output, "neighbor_allreduce");
+  int64_t handle = engine.Submit(OpType::kNeighborAllreduce, name, [&](OpIdentity id) {
+    return MakeNeighborAllreduceOp(std::move(id), world.rank, world.size, in, out,
+                                   self_weight, srcs, dsts);
   });
   return Track(handle, std::move(tensors));
 }
@@ -235,9 +272,33 @@ at::Tensor synchronize(int64_t handle) {
   return tensors->output;
 }
 
+int64_t hierarchical_neighbor_allreduce_nonblocking(
+    const at::Tensor& tensor, double self_weight,
+    const std::vector<std::pair<int, double>>& srcs,
+    const std::vector<std::pair<int, double>>& dsts, const std::string& name) {
+  Engine& engine = RunningEngine();
+  const WorldInfo& world = engine.world();
+  if (world.local_size < 2)
+    throw InvalidArgument(
+        "hierarchical_neighbor_allreduce needs more than one rank per machine (local_size() "
+        "is 1); use neighbor_allreduce, or emulate machines with BLUEFOG_NODES_PER_MACHINE");
+  auto tensors = Prepare(tensor, at::Tensor(), "hierarchical_neighbor_allreduce");
+  TensorView in = View(tensors->input, "hierarchical_neighbor_allreduce");
+  TensorView out = View(tensors->output, "hierarchical_neighbor_allreduce");
+  int64_t handle =
+      engine.Submit(OpType::kHierarchicalNeighborAllreduce, name, [&](OpIdentity id) {
+        return MakeHierarchicalNeighborAllreduceOp(std::move(id), world.rank, world.size, in,
+                                                   out, world.local_ranks, self_weight, srcs,
+                                                   dsts);
+      });
+  return Track(handle, std::move(tensors));
+}
+
 std::vector<uint64_t> messages_received_from() {
   return RunningEngine().MessagesReceivedFrom();
 }
+
+uint64_t mpi_messages_received() { return RunningEngine().MpiMessagesReceived(); }
 
 }  // namespace api
 }  // namespace bluefog

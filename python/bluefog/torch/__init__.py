@@ -11,3 +11,26 @@ from bluefog.torch.mpi_ops import (  # noqa: F401
     allgather, allgather_nonblocking,
     barrier, poll, synchronize, wait,
 )
+from bluefog.torch.topology import (  # noqa: F401
+    set_topology, load_topology, in_neighbor_ranks, out_neighbor_ranks, is_topo_weighted,
+    set_machine_topology, load_machine_topology, in_neighbor_machine_ranks,
+    out_neighbor_machine_ranks,
+)
+from bluefog.torch.neighbor_ops import (  # noqa: F401
+    neighbor_allreduce, neighbor_allreduce_nonblocking,
+    neighbor_allgather, neighbor_allgather_nonblocking,
+    pair_gossip, pair_gossip_nonblocking,
+    hierarchical_neighbor_allreduce, hierarchical_neighbor_allreduce_nonblocking,
+)
+
+
+def _messages_received_from():
+    """Per peer rank: messages received from it since init (diagnostics)."""
+    from bluefog import _bluefog
+    return _bluefog.messages_received_from()
+
+
+def _mpi_messages_received():
+    """MPI messages received since init; a fused frame counts once (diagnostics)."""
+    from bluefog import _bluefog
+    return _bluefog.mpi_messages_received()

@@ -16,20 +16,21 @@ _atexit_registered = False
 
 
 def init(topology_fn=None, is_weighted=False):
-    """Start bluefog in this process (once; calling again is harmless).
-
-    ``topology_fn``/``is_weighted`` choose the virtual topology; topology
-    support arrives with ``set_topology``.
-    """
+    """Start bluefog in this process and install the topology
+    ``topology_fn(size())`` (default: ExponentialGraph). Calling it again only
+    resets the topology. Collective."""
     global _atexit_registered
-    if topology_fn is not None or is_weighted:
-        raise NotImplementedError(
-            "init(topology_fn=..., is_weighted=...) needs set_topology, which is "
-            "not available in this version yet")
+    if topology_fn is not None and not callable(topology_fn):
+        raise TypeError("init: topology_fn must be a callable size -> networkx.DiGraph")
     _bluefog.init()
     if not _atexit_registered:
         atexit.register(shutdown)
         _atexit_registered = True
+    from bluefog.torch import topology
+    graph = topology_fn(size()) if topology_fn is not None else None
+    topology.set_topology(graph, is_weighted)
+    if topology.load_machine_topology() is None:
+        topology.set_machine_topology(None)
 
 
 def shutdown():

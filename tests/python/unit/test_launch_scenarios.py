@@ -135,3 +135,17 @@ def test_plain_python_is_a_job_of_size_one():
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SIZE-ONE-OK" in result.stdout
+
+
+@pytest.mark.parametrize("threshold", [None, "0"])
+def test_fusion_packs_small_messages_and_stays_exact(threshold):
+    env = {} if threshold is None else {"BLUEFOG_FUSION_THRESHOLD": threshold}
+    result = launch(3, "fusion.py", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = re.findall(r"FUSION rank \d logical (\d+) mpi (\d+)", result.stdout)
+    assert len(counts) == 3, result.stdout + result.stderr
+    for logical, mpi in counts:
+        if threshold == "0":
+            assert int(mpi) == int(logical)
+        else:
+            assert int(mpi) < int(logical) // 2, (logical, mpi)

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bluefog/core/status.h"
@@ -40,6 +41,23 @@ int64_t allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
 int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output,
                               int root_rank, const std::string& name);
 int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name);
+
+// self_weight * tensor + sum over srcs of weight * (their tensor scaled by
+// the weight they were sent with); sends this tensor to each of dsts.
+int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
+                                       double self_weight,
+                                       const std::vector<std::pair<int, double>>& srcs,
+                                       const std::vector<std::pair<int, double>>& dsts,
+                                       const std::string& name);
+// Average over this machine's ranks, then neighbour averaging between machines
+// with this rank's counterparts (world ranks) on the source/destination machines.
+int64_t hierarchical_neighbor_allreduce_nonblocking(
+    const at::Tensor& tensor, double self_weight,
+    const std::vector<std::pair<int, double>>& srcs,
+    const std::vector<std::pair<int, double>>& dsts, const std::string& name);
+// Concatenation of the srcs' tensors in the given order; sends to dsts.
+int64_t neighbor_allgather_nonblocking(const at::Tensor& tensor, const std::vector<int>& srcs,
+                                       const std::vector<int>& dsts, const std::string& name);
 int64_t barrier_nonblocking();
 
 bool poll(int64_t handle);
@@ -50,6 +68,8 @@ at::Tensor synchronize(int64_t handle);
 
 // Per peer: messages received from it since init (for tests of who talks).
 std::vector<uint64_t> messages_received_from();
+// MPI messages received since init; a fused frame of several messages counts once.
+uint64_t mpi_messages_received();
 
 }  // namespace api
 }  // namespace bluefog

@@ -55,6 +55,8 @@ class Engine {
 
   // Messages received per peer (tests use it to show who talked to whom).
   std::vector<uint64_t> MessagesReceivedFrom();
+  // MPI messages received (a fused frame counts once).
+  uint64_t MpiMessagesReceived();
 
   ~Engine();
 

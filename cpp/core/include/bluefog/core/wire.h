@@ -3,6 +3,7 @@
 // so the receiver matches it to its own op whatever order ops were posted in.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ enum class OpType : uint8_t {
   kBarrier,
   kNeighborAllreduce,
   kNeighborAllgather,
+  kHierarchicalNeighborAllreduce,
 };
 
 const char* OpTypeName(OpType type);
@@ -48,9 +50,35 @@ struct MessageHeader {
 void EncodeMessage(const MessageHeader& header, const void* inline_payload,
                    size_t inline_bytes, std::vector<char>* out);
 
+// Several encoded messages to one destination travel as one frame (tensor
+// fusion): a frame marker, then each message's length and bytes.
+void EncodeFrame(const std::vector<const std::vector<char>*>& messages,
+                 std::vector<char>* out);
+bool IsFrame(const char* buffer, size_t length);
+// Calls visit(data, length) for each message; false if the frame is malformed.
+template <typename Visit>
+bool ForEachInFrame(const char* buffer, size_t length, Visit visit);
+
 // Returns false if the buffer is not a well-formed message. On success
 // *inline_payload points into `buffer`.
 bool DecodeMessage(const char* buffer, size_t length, MessageHeader* header,
                    const char** inline_payload, size_t* inline_bytes);
+
+constexpr uint32_t kFrameMagic = 0xB1F0F4A3;
+
+template <typename Visit>
+bool ForEachInFrame(const char* buffer, size_t length, Visit visit) {
+  size_t offset = sizeof(uint32_t);
+  while (offset < length) {
+    uint32_t n = 0;
+    if (length - offset < sizeof(n)) return false;
+    std::memcpy(&n, buffer + offset, sizeof(n));
+    offset += sizeof(n);
+    if (length - offset < n) return false;
+    visit(buffer + offset, static_cast<size_t>(n));
+    offset += n;
+  }
+  return true;
+}
 
 }  // namespace bluefog

@@ -1,0 +1,132 @@
+// Weighted neighbour averaging. Each rank sends its tensor (untouched) to its
+// destinations with the destination weight in the header; the receiver
+// applies that weight times its own source weight. Contributions are added
+// in ascending source rank order, so results do not depend on arrival order.
+// float16/bfloat16 accumulate in float32.
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "bluefog/core/kernels.h"
+#include "bluefog/core/neighbor_ops.h"
+#include "bluefog/core/status.h"
+#include "collective_args.h"
+#include "neighbor_args.h"
+
+namespace bluefog {
+namespace {
+
+class NeighborAllreduceOp : public Op {
+ public:
+  NeighborAllreduceOp(OpIdentity id, TensorView input, TensorView output,
+                      double self_weight, RankWeights srcs, RankWeights dsts)
+      : Op(std::move(id)), input_(std::move(input)), output_(std::move(output)),
+        self_weight_(self_weight), srcs_(std::move(srcs)), dsts_(std::move(dsts)) {
+    std::sort(srcs_.begin(), srcs_.end());
+  }
+
+  std::vector<int> Participants() const override {
+    std::vector<int> ranks = RanksOf(srcs_);
+    for (const auto& d : dsts_)
+      if (std::find(ranks.begin(), ranks.end(), d.first) == ranks.end())
+        ranks.push_back(d.first);
+    return ranks;
+  }
+
+  std::vector<int> WaitingOn() const override {
+    std::vector<int> missing;
+    for (size_t i = next_; i < srcs_.size(); ++i)
+      if (!arrived_.count(srcs_[i].first)) missing.push_back(srcs_[i].first);
+    return missing;
+  }
+
+  void Start(OpContext& ctx) override {
+    for (const auto& dst : dsts_) {
+      MessageHeader h = MakeHeader(0);
+      h.dtype = input_.dtype;
+      h.shape = input_.shape;
+      h.weight = dst.second;
+      ctx.Send(dst.first, h, input_.data, input_.bytes());
+    }
+    // Accumulate apart from the input whenever sends still read it.
+    DataType acc_type = AccumulatorType();
+    int64_t n = input_.numel();
+    if (acc_type != input_.dtype || output_.data == input_.data) {
+      staging_ = ctx.pool().Acquire(static_cast<size_t>(n) * DataTypeSize(acc_type));
+      acc_ = staging_.data();
+    } else {
+      acc_ = output_.data;
+    }
+    ScaleCopy(acc_type, acc_, input_.dtype, input_.data, n, self_weight_);
+    MaybeFinish();
+  }
+
+  void OnData(OpContext&, Arrival& a) override {
+    if (!CheckPeer(a, input_.dtype, &input_.shape)) return;
+    auto it = std::find_if(srcs_.begin(), srcs_.end(),
+                           [&](const auto& s) { return s.first == a.src; });
+    if (it == srcs_.end()) {
+      Fail(Status::Invalid(Describe() + ": rank " + std::to_string(a.src) +
+                           " sent data but is not among the sources " +
+                           ListString(RanksOf(srcs_)) +
+                           " (its destinations and our sources disagree)"));
+      return;
+    }
+    if (arrived_.count(a.src) || a.bytes != input_.bytes()) {
+      Fail(Status::Invalid(Describe() + ": unexpected message from rank " +
+                           std::to_string(a.src)));
+      return;
+    }
+    arrived_.emplace(a.src, std::move(a));
+    // Reduce in ascending source order.
+    while (next_ < srcs_.size()) {
+      auto found = arrived_.find(srcs_[next_].first);
+      if (found == arrived_.end()) break;
+      const Arrival& data = found->second;
+      Axpy(AccumulatorType(), acc_, input_.dtype, data.data, input_.numel(),
+           srcs_[next_].second * data.header.weight);
+      arrived_.erase(found);
+      ++next_;
+    }
+    MaybeFinish();
+  }
+
+  void Conclude(OpContext&) override {
+    if (acc_ == output_.data) return;
+    ScaleCopy(output_.dtype, output_.data, AccumulatorType(), acc_, input_.numel(), 1.0);
+  }
+
+ private:
+  DataType AccumulatorType() const {
+    return IsLowPrecisionFloat(input_.dtype) ? DataType::kFloat32 : input_.dtype;
+  }
+  void MaybeFinish() {
+    if (next_ == srcs_.size() && !finished()) Finish();
+  }
+
+  TensorView input_, output_;
+  double self_weight_;
+  RankWeights srcs_, dsts_;
+  PooledBuffer staging_;
+  void* acc_ = nullptr;
+  size_t next_ = 0;
+  std::map<int, Arrival> arrived_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> MakeNeighborAllreduceOp(OpIdentity id, int rank, int size,
+                                            TensorView input, TensorView output,
+                                            double self_weight, RankWeights srcs,
+                                            RankWeights dsts) {
+  CheckSameLayout(id, input, output);
+  if (!IsFloatingPoint(input.dtype))
+    throw InvalidArgument(OpLabel(id) + ": needs a floating-point tensor, got " +
+                          DataTypeName(input.dtype));
+  CheckNeighborRanks(id, RanksOf(srcs), rank, size, "the source list");
+  CheckNeighborRanks(id, RanksOf(dsts), rank, size, "the destination list");
+  return std::make_unique<NeighborAllreduceOp>(std::move(id), input, output, self_weight,
+                                               std::move(srcs), std::move(dsts));
+}
+
+}  // namespace bluefog

@@ -1,0 +1,159 @@
+"""The virtual topology of ``bluefog.torch``: which ranks are neighbours and
+with which default weights. Kept per process; ``set_topology`` is collective
+and checks that every rank installed the same graph."""
+
+import hashlib
+import struct
+
+import networkx as nx
+import torch
+
+from bluefog import _bluefog
+
+_state = {
+    "graph": None, "weighted": False, "in": [], "out": [],
+    "self_weight": 1.0, "src_weights": {},
+    "machine_graph": None, "machine_weighted": False,
+}
+
+
+def _topology_util():
+    from bluefog.common import topology_util  # deferred: keeps import light
+    return topology_util
+
+
+def _check_graph(topology, size, what):
+    if not isinstance(topology, nx.DiGraph):
+        raise TypeError(f"{what}: expected a networkx.DiGraph, got {type(topology).__name__}")
+    if sorted(topology.nodes) != list(range(size)):
+        raise ValueError(f"{what}: the graph's nodes must be 0..{size - 1} "
+                         f"(one per rank), got {sorted(topology.nodes)[:10]}")
+    for u, v, data in topology.edges(data=True):
+        weight = data.get("weight", 1.0)
+        if not isinstance(weight, (int, float)) or weight != weight:
+            raise ValueError(f"{what}: edge {u}->{v} has weight {weight!r}, not a number")
+
+
+def _fingerprint(topology, is_weighted):
+    """8 bytes identifying the graph (edges and weights) and the weighting."""
+    digest = hashlib.sha1(b"w" if is_weighted else b"u")
+    for u, v, data in sorted(topology.edges(data=True), key=lambda e: (e[0], e[1])):
+        digest.update(struct.pack("<qqd", u, v, float(data.get("weight", 1.0))))
+    return struct.unpack("<q", digest.digest()[:8])[0]
+
+
+def _check_same_everywhere(fingerprint, what):
+    from bluefog.torch import mpi_ops
+    everyone = mpi_ops.allgather(torch.tensor([fingerprint], dtype=torch.int64),
+                                 name=f"{what}.fingerprint")
+    differing = [r for r, f in enumerate(everyone.tolist()) if f != fingerprint]
+    if differing:
+        raise ValueError(f"{what}: ranks {differing} installed a different graph than "
+                         f"rank {_bluefog.rank()}; every rank must pass the same graph")
+
+
+def _neighbors(topology, rank):
+    in_ranks = sorted(u for u in topology.predecessors(rank) if u != rank)
+    out_ranks = sorted(v for v in topology.successors(rank) if v != rank)
+    return in_ranks, out_ranks
+
+
+def set_topology(topology=None, is_weighted=False):
+    """Install ``topology`` (a networkx DiGraph over ranks 0..size-1; ``None``
+    means ExponentialGraph(size)). Collective. Returns False, changing nothing,
+    while windows exist. With ``is_weighted`` the graph's edge weights are the
+    default weights of neighbour ops; otherwise they are uniform."""
+    size, rank = _bluefog.size(), _bluefog.rank()
+    if topology is None:
+        topology = _topology_util().ExponentialGraph(size)
+    _check_graph(topology, size, "set_topology")
+    is_weighted = bool(is_weighted)
+    if _window_names():
+        return False
+    current = _state["graph"]
+    if (current is not None and _state["weighted"] == is_weighted
+            and _topology_util().IsTopologyEquivalent(current, topology)):
+        return True
+    _check_same_everywhere(_fingerprint(topology, is_weighted), "set_topology")
+    _state["graph"] = topology.copy()
+    _state["weighted"] = is_weighted
+    (_state["in"], _state["out"], _state["self_weight"],
+     _state["src_weights"]) = _plan(topology, rank, is_weighted)
+    return True
+
+
+def _plan(graph, node, weighted):
+    """(in, out, self_weight, {src: weight}) of `node` in `graph`."""
+    in_ranks, out_ranks = _neighbors(graph, node)
+    if weighted:
+        self_weight = float(graph[node][node].get("weight", 1.0)) if graph.has_edge(node, node) else 0.0
+        src_weights = {u: float(graph[u][node].get("weight", 1.0)) for u in in_ranks}
+    else:
+        uniform = 1.0 / (len(in_ranks) + 1)
+        self_weight, src_weights = uniform, {u: uniform for u in in_ranks}
+    return in_ranks, out_ranks, self_weight, src_weights
+
+
+def _window_names():
+    return []  # windows arrive with the one-sided ops
+
+
+def load_topology():
+    """The graph in force."""
+    return _state["graph"]
+
+
+def in_neighbor_ranks():
+    """Ranks this rank receives from in the installed graph (sorted, self excluded)."""
+    return list(_state["in"])
+
+
+def out_neighbor_ranks():
+    """Ranks this rank sends to in the installed graph (sorted, self excluded)."""
+    return list(_state["out"])
+
+
+def is_topo_weighted():
+    """Whether neighbour ops default to the installed graph's weights."""
+    return _state["weighted"]
+
+
+def default_weights():
+    """(self_weight, {src: weight}) for a static neighbour op."""
+    return _state["self_weight"], dict(_state["src_weights"])
+
+
+def set_machine_topology(topology, is_weighted=False):
+    """Install the graph over machines used by hierarchical neighbour ops."""
+    machines = _bluefog.machine_size()
+    if topology is None:
+        topology = _topology_util().ExponentialGraph(machines)
+    _check_graph(topology, machines, "set_machine_topology")
+    _check_same_everywhere(_fingerprint(topology, bool(is_weighted)), "set_machine_topology")
+    _state.update(machine_graph=topology.copy(), machine_weighted=bool(is_weighted))
+    return True
+
+
+def load_machine_topology():
+    """The graph over machines in force."""
+    return _state["machine_graph"]
+
+
+def _machine_plan():
+    return _plan(_state["machine_graph"], _bluefog.machine_rank(), _state["machine_weighted"])
+
+
+def in_neighbor_machine_ranks():
+    """Machines this machine receives from (sorted, itself excluded)."""
+    return _machine_plan()[0]
+
+
+def out_neighbor_machine_ranks():
+    """Machines this machine sends to (sorted, itself excluded)."""
+    return _machine_plan()[1]
+
+
+def default_machine_weights():
+    """(self_weight, {src machine: weight}) for a static hierarchical op."""
+    _, _, self_weight, src_weights = _machine_plan()
+    return self_weight, src_weights

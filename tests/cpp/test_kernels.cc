@@ -860,3 +860,43 @@ TEST(ScaleInPlaceTest, Errors) {
 
 }  // namespace
 }  // namespace bluefog
+
+// ---------------------------------------------------------------------------
+// WeightedSum: dst = a*x + b*y in one pass.
+
+TEST(WeightedSum, MatchesSeparateScaleAndAxpyForEveryFloatPair) {
+  const int64_t n = 1000003;
+  std::vector<double> x(n), y(n), dst(n), reference(n);
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = 0.25 * static_cast<double>(i % 97) - 3.0;
+    y[i] = 1.5 - 0.125 * static_cast<double>(i % 31);
+  }
+  bluefog::WeightedSum(bluefog::DataType::kFloat64, dst.data(), bluefog::DataType::kFloat64,
+                       x.data(), 0.3, y.data(), 0.7, n);
+  bluefog::ScaleCopy(bluefog::DataType::kFloat64, reference.data(),
+                     bluefog::DataType::kFloat64, x.data(), n, 0.3);
+  bluefog::Axpy(bluefog::DataType::kFloat64, reference.data(), bluefog::DataType::kFloat64,
+                y.data(), n, 0.7);
+  EXPECT_EQ(dst, reference);
+
+  std::vector<uint16_t> hx(7), hy(7);
+  for (int i = 0; i < 7; ++i) {
+    hx[i] = bluefog::FloatToHalf(static_cast<float>(i));
+    hy[i] = bluefog::FloatToHalf(static_cast<float>(2 * i));
+  }
+  std::vector<float> out(7);
+  bluefog::WeightedSum(bluefog::DataType::kFloat32, out.data(), bluefog::DataType::kFloat16,
+                       hx.data(), 0.5, hy.data(), 0.25, 7);
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(out[i], 0.5f * i + 0.25f * (2 * i)) << i;
+}
+
+TEST(WeightedSum, RejectsIntegersAndOverlap) {
+  std::vector<int32_t> a(4), b(4), c(4);
+  EXPECT_THROW(bluefog::WeightedSum(bluefog::DataType::kInt32, a.data(),
+                                    bluefog::DataType::kInt32, b.data(), 1, c.data(), 1, 4),
+               std::invalid_argument);
+  std::vector<float> f(8);
+  EXPECT_THROW(bluefog::WeightedSum(bluefog::DataType::kFloat32, f.data(),
+                                    bluefog::DataType::kFloat32, f.data(), 1, f.data() + 4, 1, 4),
+               std::invalid_argument);
+}

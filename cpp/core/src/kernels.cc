@@ -177,6 +177,16 @@ BLUEFOG_VECTOR_CLONES void AddLoop(typename A::Storage* __restrict acc,
   }
 }
 
+template <class D, class S>
+BLUEFOG_VECTOR_CLONES void WeightedSumLoop(
+    typename D::Storage* __restrict dst, const typename S::Storage* __restrict x,
+    const typename S::Storage* __restrict y, int64_t count, typename D::Math a,
+    typename D::Math b) {
+  for (int64_t i = 0; i < count; ++i) {
+    dst[i] = D::Store(a * S::Load(x[i]) + b * S::Load(y[i]));
+  }
+}
+
 template <class T>
 BLUEFOG_VECTOR_CLONES void ScaleInPlaceLoop(typename T::Storage* data,
                                             int64_t count,
@@ -225,6 +235,18 @@ template <class T>
 void ScaleInPlaceKernel(void* data, int64_t count, double alpha) {
   ScaleInPlaceLoop<T>(static_cast<typename T::Storage*>(data), count,
                       static_cast<typename T::Math>(alpha));
+}
+
+using TernaryKernel = void (*)(void* dst, const void* x, const void* y, int64_t count,
+                               double a, double b);
+
+template <class D, class S>
+void WeightedSumKernel(void* dst, const void* x, const void* y, int64_t count, double a,
+                       double b) {
+  WeightedSumLoop<D, S>(static_cast<typename D::Storage*>(dst),
+                        static_cast<const typename S::Storage*>(x),
+                        static_cast<const typename S::Storage*>(y), count,
+                        static_cast<typename D::Math>(a), static_cast<typename D::Math>(b));
 }
 
 // ---- Argument checks ----
@@ -348,6 +370,22 @@ BinaryKernel SelectAxpy(DataType acc_type, DataType src_type, double alpha) {
   ThrowUnsupportedPair("Axpy", acc_type, src_type);
 }
 
+TernaryKernel SelectWeightedSum(DataType dst_type, DataType src_type) {
+  if (dst_type == src_type) {
+    switch (dst_type) {
+      case DataType::kFloat32: return &WeightedSumKernel<F32, F32>;
+      case DataType::kFloat64: return &WeightedSumKernel<F64, F64>;
+      case DataType::kFloat16: return &WeightedSumKernel<F16, F16>;
+      case DataType::kBFloat16: return &WeightedSumKernel<BF16, BF16>;
+      default: break;
+    }
+  } else if (dst_type == DataType::kFloat32) {
+    if (src_type == DataType::kFloat16) return &WeightedSumKernel<F32, F16>;
+    if (src_type == DataType::kBFloat16) return &WeightedSumKernel<F32, BF16>;
+  }
+  ThrowUnsupportedPair("WeightedSum", dst_type, src_type);
+}
+
 UnaryKernel SelectScaleInPlace(DataType dtype) {
   switch (dtype) {
     case DataType::kFloat32:
@@ -397,6 +435,19 @@ void Axpy(DataType acc_type, void* acc, DataType src_type, const void* src,
   CheckDisjoint("Axpy", acc, ByteSize(acc_type, count), src,
                 ByteSize(src_type, count));
   kernel(acc, src, count, alpha);
+}
+
+void WeightedSum(DataType dst_type, void* dst, DataType src_type, const void* x, double a,
+                 const void* y, double b, int64_t count) {
+  const TernaryKernel kernel = SelectWeightedSum(dst_type, src_type);
+  CheckCount("WeightedSum", count);
+  if (count == 0) return;
+  CheckNotNull("WeightedSum", dst);
+  CheckNotNull("WeightedSum", x);
+  CheckNotNull("WeightedSum", y);
+  CheckDisjoint("WeightedSum", dst, ByteSize(dst_type, count), x, ByteSize(src_type, count));
+  CheckDisjoint("WeightedSum", dst, ByteSize(dst_type, count), y, ByteSize(src_type, count));
+  kernel(dst, x, y, count, a, b);
 }
 
 void ScaleInPlace(DataType dtype, void* data, int64_t count, double alpha) {

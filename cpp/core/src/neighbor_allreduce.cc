@@ -57,7 +57,8 @@ class NeighborAllreduceOp : public Op {
     } else {
       acc_ = output_.data;
     }
-    ScaleCopy(acc_type, acc_, input_.dtype, input_.data, n, self_weight_);
+    // With sources, the self term is fused into the first contribution.
+    if (srcs_.empty()) ScaleCopy(acc_type, acc_, input_.dtype, input_.data, n, self_weight_);
     MaybeFinish();
   }
 
@@ -83,8 +84,13 @@ class NeighborAllreduceOp : public Op {
       auto found = arrived_.find(srcs_[next_].first);
       if (found == arrived_.end()) break;
       const Arrival& data = found->second;
-      Axpy(AccumulatorType(), acc_, input_.dtype, data.data, input_.numel(),
-           srcs_[next_].second * data.header.weight);
+      double weight = srcs_[next_].second * data.header.weight;
+      if (next_ == 0) {
+        WeightedSum(AccumulatorType(), acc_, input_.dtype, input_.data, self_weight_,
+                    data.data, weight, input_.numel());
+      } else {
+        Axpy(AccumulatorType(), acc_, input_.dtype, data.data, input_.numel(), weight);
+      }
       arrived_.erase(found);
       ++next_;
     }

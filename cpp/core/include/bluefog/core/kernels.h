@@ -19,6 +19,11 @@ void ScaleCopy(DataType dst_type, void* dst, DataType src_type, const void* src,
 void Axpy(DataType acc_type, void* acc, DataType src_type, const void* src,
           int64_t count, double alpha);
 
+// dst[i] = a * x[i] + b * y[i] in one pass, for floating types: equal types,
+// or a float32 dst with float16/bfloat16 x and y. dst must not overlap x or y.
+void WeightedSum(DataType dst_type, void* dst, DataType src_type, const void* x, double a,
+                 const void* y, double b, int64_t count);
+
 // data[i] *= alpha, for floating types (float16/bfloat16 via float32).
 void ScaleInPlace(DataType dtype, void* data, int64_t count, double alpha);
 

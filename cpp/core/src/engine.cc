@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
@@ -66,6 +67,8 @@ struct Incoming {
   Arrival arrival;
   bool complete = false;
   std::weak_ptr<Job> target;  // op to deliver to once complete, if any
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
+  bool reported = false;      // a stall warning named it already
 };
 
 // One message of an op; several may share one MPI send (a fused frame).
@@ -512,8 +515,19 @@ class Engine::Impl : public OpContext {
     }
   }
 
+  // Data for an op that already succeeded without it.
+  void WarnUnconsumed(int src, const MessageHeader& h) {
+    BF_LOG(kWarning) << "rank " << src << " sent data for " << OpTypeName(h.op) << " '"
+                     << DisplayName(h) << "' that this rank's op completed without: the "
+                     << "sender's destinations and this rank's sources disagree";
+  }
+
   void Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
-    if (job->op->finished()) return;
+    if (job->op->finished()) {
+      if (job->op->status().ok() && arrival.header.kind == MessageKind::kData)
+        WarnUnconsumed(arrival.src, arrival.header);
+      return;
+    }
     if (arrival.header.kind == MessageKind::kError) {
       std::string text = "peer rank " + std::to_string(arrival.src) +
                          " reported: " + arrival.header.text;
@@ -559,7 +573,18 @@ class Engine::Impl : public OpContext {
     return "rank " + std::to_string(world_.rank) + ": " + message;
   }
 
+  // Failed ops, so that their peers' late messages are dropped quietly.
+  void RememberFailure(const OpIdentity& id) {
+    failed_.insert(OpKey{id.key, id.instance});
+    failed_order_.push_back(OpKey{id.key, id.instance});
+    if (failed_order_.size() > 4096) {
+      failed_.erase(failed_order_.front());
+      failed_order_.pop_front();
+    }
+  }
+
   void RemoveActive(const std::shared_ptr<Job>& job) {
+    if (job->op->finished() && !job->op->status().ok()) RememberFailure(job->op->id());
     OpKey key{job->op->id().key, job->op->id().instance};
     auto it = active_.find(key);
     if (it != active_.end() && it->second == job) active_.erase(it);
@@ -638,6 +663,8 @@ class Engine::Impl : public OpContext {
     auto active = active_.find(key);
     if (active != active_.end()) job = active->second;
     bool stale = !job && h.instance < started_[h.name];
+    if (stale && h.kind == MessageKind::kData && !failed_.count(OpKey{h.name, h.instance}))
+      WarnUnconsumed(src, h);
 
     a.bytes = h.payload_bytes;
     if (h.payload_tag == 0) {
@@ -793,6 +820,21 @@ class Engine::Impl : public OpContext {
 
   void CheckStalls(Clock::time_point now) {
     auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
+    // Data nobody here consumed: a sender whose destinations disagree with
+    // our sources (e.g. dynamic weights with enable_topo_check=False).
+    for (auto& entry : unexpected_) {
+      for (auto& incoming : entry.second) {
+        if (incoming->reported || now - incoming->arrived < limit) continue;
+        incoming->reported = true;
+        const MessageHeader& h = incoming->arrival.header;
+        BF_LOG(kWarning) << "rank " << incoming->arrival.src << " sent data for "
+                         << OpTypeName(h.op) << " '" << DisplayName(h)
+                         << "' that no op on this rank has taken for "
+                         << config_.stall_warning_seconds
+                         << " s: its destinations and this rank's sources disagree, or "
+                            "this rank has not posted the op yet";
+      }
+    }
     for (auto& entry : active_) {
       auto job = entry.second;
       Op& op = *job->op;
@@ -805,6 +847,12 @@ class Engine::Impl : public OpContext {
                        << "; asking its peers whether they posted it";
       SendProbes(job);
     }
+  }
+
+  static std::string DisplayName(const MessageHeader& h) {
+    if (!h.name.empty() && h.name[0] == '\x01')
+      return std::string(OpTypeName(h.op)) + ".noname." + std::to_string(h.instance);
+    return h.name;
   }
 
   void SendProbes(const std::shared_ptr<Job>& job) {
@@ -906,6 +954,8 @@ class Engine::Impl : public OpContext {
   std::unordered_map<OpKey, std::vector<std::shared_ptr<Incoming>>, OpKeyHash>
       unexpected_;
   std::unordered_map<OpKey, StallProbe, OpKeyHash> probes_;
+  std::unordered_set<OpKey, OpKeyHash> failed_;
+  std::deque<OpKey> failed_order_;
   std::vector<PendingSend> sends_;
   std::unordered_map<int, std::vector<QueuedMessage>> outbox_;
   std::vector<PendingReceive> receives_;

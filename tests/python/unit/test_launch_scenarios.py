@@ -149,3 +149,14 @@ def test_fusion_packs_small_messages_and_stays_exact(threshold):
             assert int(mpi) == int(logical)
         else:
             assert int(mpi) < int(logical) // 2, (logical, mpi)
+
+
+def test_mismatch_without_topology_check_is_reported_not_silent():
+    result = launch(2, "topo_check_off.py", env={"BLUEFOG_STALL_WARNING_SECONDS": "1"})
+    assert result.stdout.count("TOPO-OFF-DONE") == 2, result.stdout + result.stderr
+    rank1 = [l for l in result.stderr.splitlines() if "rank 1]" in l]
+    assert any("rank 0 sent data for neighbor_allreduce 'orphan' that this rank's op "
+               "completed without" in l for l in rank1), \
+        result.stderr
+    assert any("neighbor_allreduce 'missing' has waited" in l and "ranks [0]" in l
+               for l in rank1), result.stderr

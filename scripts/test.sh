@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up (see setup.sh) and runs every test: C++ unit tests, single-process
-# Python tests, then the multi-rank suite under bfrun at 1, 2, 3 and 4 ranks,
-# each run bounded in time so that a hang fails instead of blocking.
+# Python tests, the multi-rank suite under bfrun at 1, 2, 3 and 4 ranks, and
+# an 8-rank suite; each run is bounded in time so that a hang fails instead
+# of blocking.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
@@ -19,4 +20,7 @@ for np in 1 2 3 4; do
   timeout -k 10 900 bfrun -np "$np" python tests/python/mpi_pytest.py \
     --log-dir build/test-logs/np$np -- -q --color=no --timeout=300 tests/python/mpi
 done
+echo "== multi-rank Python tests at 8 ranks (4 emulated machines of 2)"
+BLUEFOG_NODES_PER_MACHINE=2 timeout -k 10 600 bfrun -np 8 python tests/python/mpi_pytest.py \
+  --log-dir build/test-logs/np8 -- -q --color=no --timeout=300 tests/python/mpi8
 echo "all test suites passed"

@@ -27,6 +27,8 @@ def main():
         log = open(log_path, "w")
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        # Line-buffered, so a rank killed when another fails still left its log.
+        sys.stdout.reconfigure(line_buffering=True)
     code = pytest.main(["-p", "no:cacheprovider", *pytest_args])
     sys.stdout.flush()
     sys.stderr.flush()

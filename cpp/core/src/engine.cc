@@ -534,9 +534,9 @@ class Engine::Impl : public OpContext {
       Status s = (arrival.header.flags & kErrorIsInvalidArgument)
                      ? Status::Invalid(text)
                      : Status::Failure(text);
-      job->failure_sent = true;  // the peer already told everyone
-      job->op->Fail(s);
-      RemoveActive(job);
+      // Pass it on: our peers need not be the sender's (neighbour ops), and
+      // one of them may be waiting for data we will now never send.
+      FailJob(job, s, true);
     } else {
       Guarded(job, [&] { job->op->OnData(*this, arrival); });
     }

@@ -45,8 +45,9 @@ class HierarchicalNeighborAllreduceOp : public Op {
 
   std::vector<int> WaitingOn() const override {
     std::vector<int> missing;
-    for (int r : local_)
-      if (r != rank_ && !local_pieces_.count(r)) missing.push_back(r);
+    if (!averaged_)
+      for (int r : local_)
+        if (r != rank_ && !local_pieces_.count(r)) missing.push_back(r);
     for (size_t i = next_src_; i < srcs_.size(); ++i)
       if (!machine_pieces_.count(srcs_[i].first)) missing.push_back(srcs_[i].first);
     return missing;

@@ -3,6 +3,7 @@ with which default weights. Kept per process; ``set_topology`` is collective
 and checks that every rank installed the same graph."""
 
 import hashlib
+import numbers
 import struct
 
 import networkx as nx
@@ -30,7 +31,7 @@ def _check_graph(topology, size, what):
                          f"(one per rank), got {sorted(topology.nodes)[:10]}")
     for u, v, data in topology.edges(data=True):
         weight = data.get("weight", 1.0)
-        if not isinstance(weight, (int, float)) or weight != weight:
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight != weight:
             raise ValueError(f"{what}: edge {u}->{v} has weight {weight!r}, not a number")
 
 
@@ -60,8 +61,9 @@ def _neighbors(topology, rank):
 
 def set_topology(topology=None, is_weighted=False):
     """Install ``topology`` (a networkx DiGraph over ranks 0..size-1; ``None``
-    means ExponentialGraph(size)). Collective. Returns False, changing nothing,
-    while windows exist. With ``is_weighted`` the graph's edge weights are the
+    means ExponentialGraph(size)). Collective: every rank exchanges an 8-byte
+    fingerprint, even when its graph is unchanged. Returns False, changing
+    nothing, while windows exist. With ``is_weighted`` the graph's edge weights are the
     default weights of neighbour ops; otherwise they are uniform."""
     size, rank = _bluefog.size(), _bluefog.rank()
     if topology is None:
@@ -70,11 +72,13 @@ def set_topology(topology=None, is_weighted=False):
     is_weighted = bool(is_weighted)
     if _window_names():
         return False
+    # Always exchange fingerprints: a rank skipping it because its graph is
+    # unchanged would leave the others waiting in the exchange.
+    _check_same_everywhere(_fingerprint(topology, is_weighted), "set_topology")
     current = _state["graph"]
     if (current is not None and _state["weighted"] == is_weighted
             and _topology_util().IsTopologyEquivalent(current, topology)):
         return True
-    _check_same_everywhere(_fingerprint(topology, is_weighted), "set_topology")
     _state["graph"] = topology.copy()
     _state["weighted"] = is_weighted
     (_state["in"], _state["out"], _state["self_weight"],

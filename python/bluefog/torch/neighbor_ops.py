@@ -49,17 +49,18 @@ def _dst_weights(dst_weights, op):
     raise TypeError(f"{op}: dst_weights must be a dict rank -> weight or a list of ranks")
 
 
-def _check_peers(op, ranks, what):
-    """Ranks a call names: in range, not this rank, no repeats (ValueError)."""
-    size, me = _bluefog.size(), _bluefog.rank()
+def _check_peers(op, ranks, what, unit="rank", count=None, me=None):
+    """Peers a call names: in range, not this rank (or machine), no repeats."""
+    count = _bluefog.size() if count is None else count
+    me = _bluefog.rank() if me is None else me
     seen = set()
     for r in ranks:
-        if not 0 <= r < size:
-            raise ValueError(f"{op}: {what} names rank {r}, out of range for {size} ranks")
+        if not 0 <= r < count:
+            raise ValueError(f"{op}: {what} names {unit} {r}, out of range for {count} {unit}s")
         if r == me:
-            raise ValueError(f"{op}: {what} names this rank ({me}); use self_weight for it")
+            raise ValueError(f"{op}: {what} names this {unit} ({me}); use self_weight for it")
         if r in seen:
-            raise ValueError(f"{op}: {what} names rank {r} twice")
+            raise ValueError(f"{op}: {what} names {unit} {r} twice")
         seen.add(r)
 
 
@@ -84,38 +85,50 @@ def check_send_recv_pattern(op, src_ranks, dst_ranks):
                          + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
 
 
-def _neighbor_allreduce_plan(op, self_weight, src_weights, dst_weights, enable_topo_check):
-    """(self_weight, [(src, weight)], [(dst, weight)]) for one call."""
+def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, in_nodes,
+                 out_nodes, defaults, src_key, dst_key):
+    """(self_weight, [(src, weight)], [(dst, weight)]) for one call, over ranks
+    or machines (`unit`). Static use (no dst_weights) follows the installed
+    graph; dynamic use takes the caller's sources and destinations."""
     if (self_weight is None) != (src_weights is None):
-        raise ValueError(f"{op}: self_weight and src_weights must be given together "
-                         f"(got self_weight={self_weight!r}, src_weights={src_weights!r})")
+        raise ValueError(f"{op}: self_weight and {src_key} must be given together "
+                         f"(got self_weight={self_weight!r}, {src_key}={src_weights!r})")
     if dst_weights is None:
-        in_ranks = topology.in_neighbor_ranks()
         if self_weight is None:
-            self_weight, src_weights = topology.default_weights()
+            self_weight, src_weights = defaults()
         else:
             self_weight = _weight(self_weight, op, "self_weight")
-            src_weights = _weights_dict(src_weights, op, "src_weights")
-            strangers = sorted(set(src_weights) - set(in_ranks))
+            src_weights = _weights_dict(src_weights, op, src_key)
+            strangers = sorted(set(src_weights) - set(in_nodes))
             if strangers:
-                raise ValueError(f"{op}: src_weights names ranks {strangers} that are not "
-                                 f"in-neighbours of rank {_bluefog.rank()} "
-                                 f"(in-neighbours: {in_ranks}); pass dst_weights for dynamic use")
+                raise ValueError(f"{op}: {src_key} names {unit}s {strangers} that are not "
+                                 f"in-neighbours of {unit} {me} (in-neighbours: {in_nodes}); "
+                                 f"pass {dst_key} for dynamic use")
         # Every in-neighbour sends in static use; unnamed ones count with weight 0.
-        srcs = [(r, src_weights.get(r, 0.0)) for r in in_ranks]
-        dsts = [(r, 1.0) for r in topology.out_neighbor_ranks()]
+        srcs = [(r, src_weights.get(r, 0.0)) for r in in_nodes]
+        dsts = [(r, 1.0) for r in out_nodes]
         return self_weight, srcs, dsts
     if self_weight is None:
-        raise ValueError(f"{op}: dynamic use (dst_weights given) needs self_weight and "
-                         "src_weights too")
+        raise ValueError(f"{op}: dynamic use ({dst_key} given) needs self_weight and "
+                         f"{src_key} too")
     self_weight = _weight(self_weight, op, "self_weight")
-    srcs = sorted(_weights_dict(src_weights, op, "src_weights").items())
+    srcs = sorted(_weights_dict(src_weights, op, src_key).items())
     dsts = sorted(_dst_weights(dst_weights, op).items())
-    _check_peers(op, [r for r, _ in srcs], "src_weights")
-    _check_peers(op, [r for r, _ in dsts], "dst_weights")
-    if enable_topo_check:
-        check_send_recv_pattern(op, [r for r, _ in srcs], [r for r, _ in dsts])
+    _check_peers(op, [r for r, _ in srcs], src_key, unit, count, me)
+    _check_peers(op, [r for r, _ in dsts], dst_key, unit, count, me)
     return self_weight, srcs, dsts
+
+
+def _neighbor_allreduce_plan(op, self_weight, src_weights, dst_weights, enable_topo_check):
+    plan = _weight_plan(op, self_weight, src_weights, dst_weights, unit="rank",
+                        count=_bluefog.size(), me=_bluefog.rank(),
+                        in_nodes=topology.in_neighbor_ranks(),
+                        out_nodes=topology.out_neighbor_ranks(),
+                        defaults=topology.default_weights,
+                        src_key="src_weights", dst_key="dst_weights")
+    if dst_weights is not None and enable_topo_check:
+        check_send_recv_pattern(op, [r for r, _ in plan[1]], [r for r, _ in plan[2]])
+    return plan
 
 
 def neighbor_allreduce_nonblocking(tensor, *, self_weight=None, src_weights=None,
@@ -204,35 +217,14 @@ def pair_gossip(tensor, target_rank, self_weight=None, pair_weight=None, name=No
 def _hierarchical_plan(op, self_weight, src_machine_weights, dst_machine_weights,
                        enable_topo_check):
     """Machine-level plan mapped to this rank's counterparts (world ranks)."""
-    if (self_weight is None) != (src_machine_weights is None):
-        raise ValueError(f"{op}: self_weight and src_machine_weights must be given together")
-    machines = _bluefog.machine_size()
+    self_weight, srcs, dsts = _weight_plan(
+        op, self_weight, src_machine_weights, dst_machine_weights, unit="machine",
+        count=_bluefog.machine_size(), me=_bluefog.machine_rank(),
+        in_nodes=topology.in_neighbor_machine_ranks(),
+        out_nodes=topology.out_neighbor_machine_ranks(),
+        defaults=topology.default_machine_weights,
+        src_key="src_machine_weights", dst_key="dst_machine_weights")
     local_size, local_rank = _bluefog.local_size(), _bluefog.local_rank()
-    if dst_machine_weights is None:
-        in_machines = topology.in_neighbor_machine_ranks()
-        if self_weight is None:
-            self_weight, src_machine_weights = topology.default_machine_weights()
-        else:
-            self_weight = _weight(self_weight, op, "self_weight")
-            src_machine_weights = _weights_dict(src_machine_weights, op, "src_machine_weights")
-            strangers = sorted(set(src_machine_weights) - set(in_machines))
-            if strangers:
-                raise ValueError(f"{op}: src_machine_weights names machines {strangers} that "
-                                 f"are not in-neighbours of machine {_bluefog.machine_rank()} "
-                                 f"(in-neighbours: {in_machines})")
-        srcs = [(m, src_machine_weights.get(m, 0.0)) for m in in_machines]
-        dsts = [(m, 1.0) for m in topology.out_neighbor_machine_ranks()]
-    else:
-        if self_weight is None:
-            raise ValueError(f"{op}: dynamic use (dst_machine_weights given) needs self_weight "
-                             "and src_machine_weights too")
-        self_weight = _weight(self_weight, op, "self_weight")
-        srcs = sorted(_weights_dict(src_machine_weights, op, "src_machine_weights").items())
-        dsts = sorted(_dst_weights(dst_machine_weights, op).items())
-    for m, _ in srcs + dsts:
-        if not 0 <= m < machines or m == _bluefog.machine_rank():
-            raise ValueError(f"{op}: machine rank {m} is out of range or this machine "
-                             f"(there are {machines} machines)")
     srcs = [(m * local_size + local_rank, w) for m, w in srcs]
     dsts = [(m * local_size + local_rank, w) for m, w in dsts]
     if enable_topo_check:

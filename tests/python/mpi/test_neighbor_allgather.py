@@ -3,12 +3,12 @@
 builds every rank's tensor from its rank number, so expectations are local.
 """
 
-import networkx as nx
 import numpy as np
 import pytest
 import torch
 
 import bluefog.torch as bf
+from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix
 
 N = bf.size()
 ME = bf.rank()
@@ -18,33 +18,6 @@ needs_three = pytest.mark.skipif(N < 3, reason="needs at least 3 ranks")
 
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int32,
           torch.int64, torch.uint8, torch.int8, torch.int16, torch.bool]
-
-
-def graph_from_matrix(W):
-    return nx.from_numpy_array(np.asarray(W, dtype=float), create_using=nx.DiGraph)
-
-
-def circulant(n, offsets):
-    offs = sorted({k % n for k in offsets} | {0})
-    W = np.zeros((n, n))
-    for i in range(n):
-        for k in offs:
-            W[i, (i + k) % n] = 1.0 / len(offs)
-    return W
-
-
-def exp2_matrix(n):
-    offs, k = [0], 1
-    while k < n:
-        offs.append(k)
-        k *= 2
-    return circulant(n, offs)
-
-
-def star_matrix(n):
-    W = np.eye(n) * (1.0 - 1.0 / n)
-    W[0, :] = W[:, 0] = 1.0 / n
-    return W
 
 
 def random_matrix(n, seed=3):
@@ -63,10 +36,6 @@ MATRICES = {
     "random": random_matrix,
     "self_loops_only": np.eye,
 }
-
-
-def in_ranks(W, j):
-    return [i for i in range(W.shape[0]) if i != j and W[i, j] != 0]
 
 
 def rows_of(rank):

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import bluefog.torch as bf
+from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, mesh_matrix, star_matrix
 
 N = bf.size()
 ME = bf.rank()
@@ -26,19 +27,6 @@ FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
 
 # ---------------------------------------------------------------- graphs
 
-def graph_from_matrix(W):
-    return nx.from_numpy_array(np.asarray(W, dtype=float), create_using=nx.DiGraph)
-
-
-def circulant(n, offsets):
-    offs = sorted({k % n for k in offsets} | {0})
-    W = np.zeros((n, n))
-    for i in range(n):
-        for k in offs:
-            W[i, (i + k) % n] = 1.0 / len(offs)
-    return W
-
-
 def skewed_ring_matrix(n):
     """Both-sides ring with unequal weights (self 1/2, from the left 1/8,
     from the right 3/8), so weighted and uniform results differ."""
@@ -47,41 +35,6 @@ def skewed_ring_matrix(n):
         W[i, i] += 0.5
         W[i, (i + 1) % n] += 0.125
         W[i, (i - 1) % n] += 0.375
-    return W
-
-
-def exp2_matrix(n):
-    offs, k = [0], 1
-    while k < n:
-        offs.append(k)
-        k *= 2
-    return circulant(n, offs)
-
-
-def star_matrix(n, center=0):
-    W = np.zeros((n, n))
-    W[center, center] = 1.0 / n
-    for j in range(n):
-        if j != center:
-            W[j, j] = 1.0 - 1.0 / n
-            W[j, center] = W[center, j] = 1.0 / n
-    return W
-
-
-def mesh_matrix(n):
-    rows = max(r for r in range(1, int(n ** 0.5) + 1) if n % r == 0)
-    cols = n // rows
-    nbrs = {i: [] for i in range(n)}
-    for i in range(n):
-        r, c = divmod(i, cols)
-        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            if 0 <= r + dr < rows and 0 <= c + dc < cols:
-                nbrs[i].append((r + dr) * cols + c + dc)
-    W = np.zeros((n, n))
-    for i in range(n):
-        for j in nbrs[i]:
-            W[i, j] = 1.0 / max(len(nbrs[i]) + 1, len(nbrs[j]) + 1)
-        W[i, i] = 1.0 - W[i].sum()
     return W
 
 
@@ -110,10 +63,6 @@ MATRICES = {
     "skewed_ring": skewed_ring_matrix,
     "self_loops_only": np.eye,
 }
-
-
-def in_ranks(W, j):
-    return [i for i in range(W.shape[0]) if i != j and W[i, j] != 0]
 
 
 def static_weights(W, j, weighted):

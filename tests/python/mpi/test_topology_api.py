@@ -11,61 +11,13 @@ import pytest
 import torch
 
 import bluefog.torch as bf
+from reference_graphs import circulant, exp2_matrix, graph_from_matrix, mesh_matrix, star_matrix
 
 N = bf.size()
 needs_two = pytest.mark.skipif(N < 2, reason="needs at least 2 ranks")
 
 
 # ---------------------------------------------------------------- graphs
-
-def graph_from_matrix(W):
-    return nx.from_numpy_array(np.asarray(W, dtype=float), create_using=nx.DiGraph)
-
-
-def circulant(n, offsets):
-    """Rank i sends to i + k for every offset k (0 included), uniform weights."""
-    offs = sorted({k % n for k in offsets} | {0})
-    W = np.zeros((n, n))
-    for i in range(n):
-        for k in offs:
-            W[i, (i + k) % n] = 1.0 / len(offs)
-    return W
-
-
-def exp2_matrix(n):
-    offs, k = [0], 1
-    while k < n:
-        offs.append(k)
-        k *= 2
-    return circulant(n, offs)
-
-
-def star_matrix(n, center):
-    W = np.zeros((n, n))
-    W[center, center] = 1.0 / n
-    for j in range(n):
-        if j != center:
-            W[j, j] = 1.0 - 1.0 / n
-            W[j, center] = W[center, j] = 1.0 / n
-    return W
-
-
-def mesh_matrix(n):
-    rows = max(r for r in range(1, int(n ** 0.5) + 1) if n % r == 0)
-    cols = n // rows
-    nbrs = {i: [] for i in range(n)}
-    for i in range(n):
-        r, c = divmod(i, cols)
-        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            if 0 <= r + dr < rows and 0 <= c + dc < cols:
-                nbrs[i].append((r + dr) * cols + c + dc)
-    W = np.zeros((n, n))
-    for i in range(n):
-        for j in nbrs[i]:
-            W[i, j] = 1.0 / max(len(nbrs[i]) + 1, len(nbrs[j]) + 1)
-        W[i, i] = 1.0 - W[i].sum()
-    return W
-
 
 def random_matrix(n, seed=7):
     """A random directed graph (same on every rank), random weights; the last

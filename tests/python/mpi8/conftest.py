@@ -8,7 +8,13 @@ bluefog is initialised when this file is imported, before test modules are
 collected, so that decorators such as ``skipif(bf.size() != 8)`` work.
 """
 
+import os
+import sys
+
 import torch
+
+# Shared test helpers (tests/python/reference_graphs.py).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bluefog.torch as bf
 

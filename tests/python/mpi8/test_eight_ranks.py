@@ -9,12 +9,12 @@ bluefog.common.topology_util.
 import math
 import time
 
-import networkx as nx
 import numpy as np
 import pytest
 import torch
 
 import bluefog.torch as bf
+from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix
 
 pytestmark = pytest.mark.skipif(bf.size() != 8, reason="runs at exactly 8 ranks")
 
@@ -37,27 +37,6 @@ TOL = {
 
 # ---------------------------------------------------------------- graphs and values
 
-def graph_from_matrix(W):
-    return nx.from_numpy_array(np.asarray(W, dtype=float), create_using=nx.DiGraph)
-
-
-def circulant(n, offsets):
-    offs = sorted({k % n for k in offsets} | {0})
-    W = np.zeros((n, n))
-    for i in range(n):
-        for k in offs:
-            W[i, (i + k) % n] += 1.0 / len(offs)
-    return W
-
-
-def exp2_matrix(n):
-    offs, k = [0], 1
-    while k < n:
-        offs.append(k)
-        k *= 2
-    return circulant(n, offs)
-
-
 def skewed_ring_matrix(n):
     """Self 1/2, from the left neighbour 3/8, from the right one 1/8."""
     W = np.zeros((n, n))
@@ -65,12 +44,6 @@ def skewed_ring_matrix(n):
         W[i, i] += 0.5
         W[i, (i + 1) % n] += 0.375
         W[i, (i - 1) % n] += 0.125
-    return W
-
-
-def star_matrix(n, center=0):
-    W = np.eye(n) * (1.0 - 1.0 / n)
-    W[center, :] = W[:, center] = 1.0 / n
     return W
 
 
@@ -106,10 +79,6 @@ MATRICES = {
     "full": lambda: np.full((8, 8), 1.0 / 8),
     "random": lambda: random_matrix(8),
 }
-
-
-def in_ranks(W, j):
-    return [i for i in range(W.shape[0]) if i != j and W[i, j] != 0]
 
 
 def static_weights(W, j, weighted):

@@ -90,8 +90,9 @@ def _plan(graph, node, weighted):
     """(in, out, self_weight, {src: weight}) of `node` in `graph`."""
     in_ranks, out_ranks = _neighbors(graph, node)
     if weighted:
-        self_weight = float(graph[node][node].get("weight", 1.0)) if graph.has_edge(node, node) else 0.0
-        src_weights = {u: float(graph[u][node].get("weight", 1.0)) for u in in_ranks}
+        self_weight, src_weights = _topology_util().GetRecvWeights(graph, node)
+        self_weight = float(self_weight)
+        src_weights = {u: float(w) for u, w in src_weights.items()}
     else:
         uniform = 1.0 / (len(in_ranks) + 1)
         self_weight, src_weights = uniform, {u: uniform for u in in_ranks}

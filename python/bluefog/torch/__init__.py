@@ -22,6 +22,10 @@ from bluefog.torch.neighbor_ops import (  # noqa: F401
     pair_gossip, pair_gossip_nonblocking,
     hierarchical_neighbor_allreduce, hierarchical_neighbor_allreduce_nonblocking,
 )
+from bluefog.torch.utility import (  # noqa: F401
+    broadcast_parameters, broadcast_optimizer_state, allreduce_parameters,
+    InferSourceFromDestinationRanks, InferDestinationFromSourceRanks,
+)
 
 
 def _messages_received_from():

@@ -54,6 +54,19 @@ def mesh_matrix(n):
     return W
 
 
+def random_matrix(n, seed):
+    """A random directed graph with random weights (the same on every rank for
+    one seed); the last node has no self loop, so its weighted self weight is 0."""
+    rng = np.random.RandomState(seed)
+    A = (rng.rand(n, n) < 0.45).astype(float) * rng.randint(1, 8, size=(n, n))
+    np.fill_diagonal(A, rng.randint(1, 8, size=n))
+    if n > 1:
+        A[n - 1, n - 1] = 0.0
+    sums = A.sum(axis=0)
+    sums[sums == 0] = 1.0
+    return A / sums
+
+
 def in_ranks(W, j):
     """Sources of rank j other than itself, ascending."""
     return [i for i in range(len(W)) if i != j and W[i, j] != 0]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import bluefog.torch as bf
-from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix
+from reference_graphs import (circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix)
 
 N = bf.size()
 ME = bf.rank()

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import bluefog.torch as bf
-from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, mesh_matrix, star_matrix
+from reference_graphs import (
+    circulant, exp2_matrix, graph_from_matrix, in_ranks, mesh_matrix, random_matrix, star_matrix)
 
 N = bf.size()
 ME = bf.rank()
@@ -38,19 +39,6 @@ def skewed_ring_matrix(n):
     return W
 
 
-def random_matrix(n, seed=11):
-    """Random directed graph and weights (same on every rank); the last node
-    has no self loop, so its weighted self weight is 0."""
-    rng = np.random.RandomState(seed)
-    A = (rng.rand(n, n) < 0.45).astype(float) * rng.randint(1, 8, size=(n, n))
-    np.fill_diagonal(A, rng.randint(1, 8, size=n))
-    if n > 1:
-        A[n - 1, n - 1] = 0.0
-    sums = A.sum(axis=0)
-    sums[sums == 0] = 1.0
-    return A / sums
-
-
 MATRICES = {
     "exp2": exp2_matrix,
     "ring_both": lambda n: circulant(n, [1, -1]),
@@ -59,7 +47,7 @@ MATRICES = {
     "star": star_matrix,
     "full": lambda n: np.full((n, n), 1.0 / n),
     "mesh": mesh_matrix,
-    "random": random_matrix,
+    "random": lambda n: random_matrix(n, seed=11),
     "skewed_ring": skewed_ring_matrix,
     "self_loops_only": np.eye,
 }

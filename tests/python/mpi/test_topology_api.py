@@ -11,26 +11,14 @@ import pytest
 import torch
 
 import bluefog.torch as bf
-from reference_graphs import circulant, exp2_matrix, graph_from_matrix, mesh_matrix, star_matrix
+from reference_graphs import (
+    circulant, exp2_matrix, graph_from_matrix, mesh_matrix, random_matrix, star_matrix)
 
 N = bf.size()
 needs_two = pytest.mark.skipif(N < 2, reason="needs at least 2 ranks")
 
 
 # ---------------------------------------------------------------- graphs
-
-def random_matrix(n, seed=7):
-    """A random directed graph (same on every rank), random weights; the last
-    node has no self loop."""
-    rng = np.random.RandomState(seed)
-    A = (rng.rand(n, n) < 0.45).astype(float) * rng.randint(1, 8, size=(n, n))
-    np.fill_diagonal(A, rng.randint(1, 8, size=n))
-    if n > 1:
-        A[n - 1, n - 1] = 0.0
-    sums = A.sum(axis=0)
-    sums[sums == 0] = 1.0
-    return A / sums
-
 
 def matrices(n):
     return {
@@ -42,7 +30,7 @@ def matrices(n):
         "star_last": star_matrix(n, n - 1),
         "full": np.full((n, n), 1.0 / n),
         "mesh": mesh_matrix(n),
-        "random": random_matrix(n),
+        "random": random_matrix(n, seed=7),
         "self_loops_only": np.eye(n),
     }
 

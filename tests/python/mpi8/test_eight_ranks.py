@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import bluefog.torch as bf
-from reference_graphs import circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix
+from reference_graphs import (circulant, exp2_matrix, graph_from_matrix, in_ranks, star_matrix)
 
 pytestmark = pytest.mark.skipif(bf.size() != 8, reason="runs at exactly 8 ranks")
 

@@ -188,21 +188,26 @@ def _check_node(function: str, topo: nx.DiGraph, rank) -> None:
                          f"({topo.number_of_nodes()} nodes)")
 
 
+def _self_and_neighbor_weights(function, topo, rank, neighbors, edge):
+    _check_node(function, topo, rank)
+    self_weight = 0.0
+    neighbor_weights = {}
+    for other in neighbors(rank):
+        weight = _edge_weight(topo.edges[edge(other)])
+        if other == rank:
+            self_weight = weight
+        else:
+            neighbor_weights[other] = weight
+    return self_weight, neighbor_weights
+
+
 def GetRecvWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:
     """What ``rank`` receives: ``(self_weight, {src_rank: weight})``, column ``rank`` of W.
 
     The self weight is 0.0 when ``rank`` has no self-loop.
     """
-    _check_node("GetRecvWeights", topo, rank)
-    self_weight = 0.0
-    neighbor_weights = {}
-    for src in topo.predecessors(rank):
-        weight = _edge_weight(topo.edges[src, rank])
-        if src == rank:
-            self_weight = weight
-        else:
-            neighbor_weights[src] = weight
-    return self_weight, neighbor_weights
+    return _self_and_neighbor_weights("GetRecvWeights", topo, rank, topo.predecessors,
+                                      lambda src: (src, rank))
 
 
 def GetSendWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:
@@ -210,16 +215,8 @@ def GetSendWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]
 
     The self weight is 0.0 when ``rank`` has no self-loop.
     """
-    _check_node("GetSendWeights", topo, rank)
-    self_weight = 0.0
-    neighbor_weights = {}
-    for dst in topo.successors(rank):
-        weight = _edge_weight(topo.edges[rank, dst])
-        if dst == rank:
-            self_weight = weight
-        else:
-            neighbor_weights[dst] = weight
-    return self_weight, neighbor_weights
+    return _self_and_neighbor_weights("GetSendWeights", topo, rank, topo.successors,
+                                      lambda dst: (rank, dst))
 
 
 def _check_rank_nodes(function: str, topo: nx.DiGraph) -> int:

@@ -83,6 +83,8 @@ PYBIND11_MODULE(_bluefog, m) {
     if (!result.defined()) return py::none();
     return py::cast(result);
   });
-  m.def("messages_received_from", &api::messages_received_from);
-  m.def("mpi_messages_received", &api::mpi_messages_received);
+  m.def("message_counts", []() -> py::tuple {
+    bluefog::MessageCounts counts = api::message_counts();
+    return py::make_tuple(counts.logical_from, counts.mpi);
+  });
 }

@@ -242,11 +242,10 @@ class Engine::Impl : public OpContext {
     cv_.notify_all();
   }
 
-  std::vector<uint64_t> MessagesReceivedFrom() {
+  MessageCounts Counts() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return received_from_;
+    return {received_from_, mpi_messages_received_};
   }
-  uint64_t MpiMessagesReceived() const { return mpi_messages_received_; }
 
   bool running() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -622,9 +621,9 @@ class Engine::Impl : public OpContext {
     std::string error;
     while (transport_.TakeHeader(&src, &message_bytes_, &error)) {
       progressed = true;
-      mpi_messages_received_++;
       const char* data = message_bytes_.data();
       size_t length = message_bytes_.size();
+      Count(src, data, length);
       if (IsFrame(data, length)) {
         bool ok = ForEachInFrame(data, length, [&](const char* m, size_t n) {
           HandleMessage(src, m, n);
@@ -640,11 +639,19 @@ class Engine::Impl : public OpContext {
     return progressed;
   }
 
-  void HandleMessage(int src, const char* bytes, size_t length) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      received_from_[src]++;
+  // Both counters move under one lock, so a snapshot never sees half of it.
+  void Count(int src, const char* data, size_t length) {
+    uint64_t messages = 1;
+    if (IsFrame(data, length)) {
+      messages = 0;
+      ForEachInFrame(data, length, [&](const char*, size_t) { messages++; });
     }
+    std::lock_guard<std::mutex> lock(mutex_);
+    received_from_[src] += messages;
+    mpi_messages_received_++;
+  }
+
+  void HandleMessage(int src, const char* bytes, size_t length) {
     auto incoming = std::make_shared<Incoming>();
     Arrival& a = incoming->arrival;
     a.src = src;
@@ -939,7 +946,7 @@ class Engine::Impl : public OpContext {
   std::unordered_map<int64_t, std::shared_ptr<HandleState>> handles_;
   int64_t next_handle_ = 1;
   std::vector<uint64_t> received_from_;
-  std::atomic<uint64_t> mpi_messages_received_{0};
+  uint64_t mpi_messages_received_ = 0;
 
   // Owned by the engine thread.
   Config config_;
@@ -989,9 +996,6 @@ bool Engine::WaitFor(int64_t handle, double timeout_seconds) {
 Status Engine::Release(int64_t handle) { return impl_->Release(handle); }
 void Engine::Suspend() { impl_->SetSuspended(true); }
 void Engine::Resume() { impl_->SetSuspended(false); }
-std::vector<uint64_t> Engine::MessagesReceivedFrom() {
-  return impl_->MessagesReceivedFrom();
-}
-uint64_t Engine::MpiMessagesReceived() { return impl_->MpiMessagesReceived(); }
+MessageCounts Engine::Counts() { return impl_->Counts(); }
 
 }  // namespace bluefog

@@ -294,11 +294,7 @@ int64_t hierarchical_neighbor_allreduce_nonblocking(
   return Track(handle, std::move(tensors));
 }
 
-std::vector<uint64_t> messages_received_from() {
-  return RunningEngine().MessagesReceivedFrom();
-}
-
-uint64_t mpi_messages_received() { return RunningEngine().MpiMessagesReceived(); }
+MessageCounts message_counts() { return RunningEngine().Counts(); }
 
 }  // namespace api
 }  // namespace bluefog

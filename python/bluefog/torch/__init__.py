@@ -28,13 +28,13 @@ from bluefog.torch.utility import (  # noqa: F401
 )
 
 
+def _message_counts():
+    """(per peer rank: messages received from it, MPI messages received), both
+    since init and from one snapshot; a fused frame is one MPI message."""
+    from bluefog import _bluefog
+    return _bluefog.message_counts()
+
+
 def _messages_received_from():
     """Per peer rank: messages received from it since init (diagnostics)."""
-    from bluefog import _bluefog
-    return _bluefog.messages_received_from()
-
-
-def _mpi_messages_received():
-    """MPI messages received since init; a fused frame counts once (diagnostics)."""
-    from bluefog import _bluefog
-    return _bluefog.mpi_messages_received()
+    return _message_counts()[0]

@@ -9,8 +9,8 @@ import bluefog.torch as bf
 bf.init()
 n, me = bf.size(), bf.rank()
 bf.barrier()
-logical_before = sum(bf._messages_received_from())
-mpi_before = bf._mpi_messages_received()
+per_peer, mpi_before = bf._message_counts()
+logical_before = sum(per_peer)
 
 bf.suspend()
 handles, expected = [], []
@@ -37,6 +37,7 @@ for handle, want in zip(handles, expected):
     got = bf.synchronize(handle)
     assert torch.allclose(got, want), (got, want)
 bf.barrier()
-logical = sum(bf._messages_received_from()) - logical_before
-mpi = bf._mpi_messages_received() - mpi_before
+per_peer, mpi_after = bf._message_counts()
+logical = sum(per_peer) - logical_before
+mpi = mpi_after - mpi_before
 print(f"FUSION rank {me} logical {logical} mpi {mpi}", flush=True)

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "bluefog/core/engine.h"
 #include "bluefog/core/status.h"
 
 namespace bluefog {
@@ -66,10 +67,9 @@ bool wait_for(int64_t handle, double seconds);
 // Blocks until done; returns the result (undefined for barrier) or throws.
 at::Tensor synchronize(int64_t handle);
 
-// Per peer: messages received from it since init (for tests of who talks).
-std::vector<uint64_t> messages_received_from();
-// MPI messages received since init; a fused frame of several messages counts once.
-uint64_t mpi_messages_received();
+// Messages received since init: per peer, and as MPI messages (a fused frame
+// of several messages counts once). For tests of who talks and of fusion.
+MessageCounts message_counts();
 
 }  // namespace api
 }  // namespace bluefog

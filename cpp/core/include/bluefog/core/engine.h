@@ -25,6 +25,11 @@ struct WorldInfo {
   bool unified_window_model = false;
 };
 
+struct MessageCounts {
+  std::vector<uint64_t> logical_from;  // messages received, per source rank
+  uint64_t mpi = 0;                    // MPI messages; a fused frame counts once
+};
+
 // Builds an op once its identity (key, instance) is assigned.
 using OpFactory = std::function<std::unique_ptr<Op>(OpIdentity id)>;
 
@@ -53,10 +58,9 @@ class Engine {
   void Suspend();
   void Resume();
 
-  // Messages received per peer (tests use it to show who talked to whom).
-  std::vector<uint64_t> MessagesReceivedFrom();
-  // MPI messages received (a fused frame counts once).
-  uint64_t MpiMessagesReceived();
+  // Messages received so far (tests use it to show who talked to whom and
+  // that fusion happened); both fields come from one consistent snapshot.
+  MessageCounts Counts();
 
   ~Engine();
 

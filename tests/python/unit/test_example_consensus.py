@@ -1,0 +1,100 @@
+"""The average consensus example: every topology runs, converges as fast as its
+mixing matrices say, and the plot is written."""
+
+import os
+import re
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from bluefog.common import topology_util as tu
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SCRIPT = os.path.join(ROOT, "examples", "average_consensus.py")
+STEPS = 10
+
+STATIC = {
+    "ExponentialTwoGraph": tu.ExponentialTwoGraph,
+    "ExponentialGraph-base3": lambda n: tu.ExponentialGraph(n, base=3),
+    "SymmetricExponentialGraph": tu.SymmetricExponentialGraph,
+    "MeshGrid2DGraph": tu.MeshGrid2DGraph,
+    "StarGraph": tu.StarGraph,
+    "RingGraph": tu.RingGraph,
+    "RingGraph-left": lambda n: tu.RingGraph(n, connect_style=1),
+    "FullyConnectedGraph": tu.FullyConnectedGraph,
+}
+DYNAMIC = {  # all ranks on one machine: local_size == size
+    "OnePeerExpo2": lambda n, r: tu.GetDynamicOnePeerSendRecvRanks(tu.ExponentialTwoGraph(n), r),
+    "InnerOuterExpo2": lambda n, r: tu.GetInnerOuterExpo2DynamicSendRecvRanks(n, n, r),
+    "InnerOuterRing": lambda n, r: tu.GetInnerOuterRingDynamicSendRecvRanks(n, n, r),
+}
+
+
+def step_matrices(name, n):
+    """W_1..W_STEPS, W[i, j] = how much rank j takes from rank i at that step."""
+    if name in STATIC:
+        return [nx.to_numpy_array(STATIC[name](n), nodelist=range(n))] * STEPS
+    schedules = [DYNAMIC[name](n, r) for r in range(n)]
+    matrices = []
+    for _ in range(STEPS):
+        w = np.zeros((n, n))
+        for rank, schedule in enumerate(schedules):
+            _, recv = next(schedule)
+            w[[rank, *recv], rank] = 1.0 / (len(recv) + 1)
+        matrices.append(w)
+    return matrices
+
+
+def contraction_bounds(name, n):
+    """||W_1 ... W_k - 11^T/n||_2 for k = 0..STEPS: for doubly stochastic steps,
+    error_k <= bound_k * error_0."""
+    product, bounds = np.eye(n), [1.0]
+    for w in step_matrices(name, n):
+        product = product @ w
+        bounds.append(np.linalg.norm(product - 1.0 / n, 2))
+    return bounds
+
+
+def run_example(np_, plot):
+    command = [sys.executable, "-m", "bluefog.run.bfrun", "-np", str(np_), sys.executable,
+               SCRIPT, "--steps", str(STEPS), "--size", "20", "--plot", str(plot)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    errors = {}
+    for name, step, error in re.findall(r"^topology (\S+) step (\d+) error (\S+)$",
+                                        result.stdout, re.MULTILINE):
+        errors.setdefault(name, []).append(float(error))
+        assert int(step) == len(errors[name]) - 1, result.stdout
+    return errors, result.stdout
+
+
+@pytest.mark.parametrize("np_", [4, 3])
+def test_every_topology_converges_and_is_plotted(np_, tmp_path):
+    plot = tmp_path / "consensus.png"
+    errors, stdout = run_example(np_, plot)
+
+    assert sorted(errors) == sorted([*STATIC, *DYNAMIC]), stdout
+    for name, curve in errors.items():
+        assert len(curve) == STEPS + 1, (name, curve)
+        assert curve[0] > 1.0, (name, curve)  # 20 N(0, 1) entries per rank
+        bounds = contraction_bounds(name, np_)
+        assert bounds[-1] < 0.1, (name, bounds)  # every topology here mixes well
+        # Some curves sit exactly on the bound; errors are printed to 4 digits.
+        for k, (error, bound) in enumerate(zip(curve, bounds)):
+            assert error <= bound * curve[0] * 1.002 + 1e-12, (name, k, curve, bounds)
+        # the summary table repeats the last error
+        assert re.search(rf"^{re.escape(name)} +{curve[-1]:.3e}$", stdout, re.MULTILINE), stdout
+
+    # Exact mean in one step with weights 1/n everywhere; one-peer exponential-2
+    # on 4 ranks pairs i with i+1, then i with i+2: exact after 2 steps.
+    assert errors["FullyConnectedGraph"][1] < 1e-12, errors["FullyConnectedGraph"]
+    if np_ == 4:
+        assert errors["OnePeerExpo2"][1] > 1.0 and errors["OnePeerExpo2"][2] < 1e-12
+    else:  # on 3 ranks the 1/3 ring is the full graph
+        assert errors["RingGraph"][1] < 1e-12, errors["RingGraph"]
+
+    data = plot.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, len(data)

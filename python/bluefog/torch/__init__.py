@@ -26,6 +26,12 @@ from bluefog.torch.utility import (  # noqa: F401
     broadcast_parameters, broadcast_optimizer_state, allreduce_parameters,
     InferSourceFromDestinationRanks, InferDestinationFromSourceRanks,
 )
+from bluefog.torch.optimizers import (  # noqa: F401
+    CommunicationType,
+    DistributedAdaptWithCombineOptimizer, DistributedAdaptThenCombineOptimizer,
+    DistributedGradientAllreduceOptimizer, DistributedNeighborAllreduceOptimizer,
+    DistributedHierarchicalNeighborAllreduceOptimizer, DistributedAllreduceOptimizer,
+)
 
 
 def _message_counts():

@@ -1,0 +1,53 @@
+"""Distributed optimizers: each wraps a ``torch.optim`` optimizer and returns
+an instance of a subclass of its class."""
+
+from bluefog.torch.optimizers import combine, gradient_allreduce
+from bluefog.torch.optimizers.communication import CommunicationType
+from bluefog.torch.optimizers.wrapping import wrap
+
+
+def DistributedAdaptWithCombineOptimizer(optimizer, model,
+                                         communication_type=CommunicationType.neighbor_allreduce,
+                                         num_steps_per_communication=1):
+    """Combine while adapting (DGD): parameters are exchanged during forward;
+    step() installs the combined parameters, then takes the local step with
+    the gradient computed at the old ones."""
+    return wrap(optimizer, combine.AdaptWithCombine, model=model,
+                communication_type=communication_type,
+                num_steps_per_communication=num_steps_per_communication)
+
+
+def DistributedAdaptThenCombineOptimizer(optimizer, model,
+                                         communication_type=CommunicationType.neighbor_allreduce,
+                                         num_steps_per_communication=1):
+    """Adapt then combine (diffusion): each parameter takes its local step as
+    soon as backward has its gradient, then its combination starts."""
+    return wrap(optimizer, combine.AdaptThenCombine, model=model,
+                communication_type=communication_type,
+                num_steps_per_communication=num_steps_per_communication)
+
+
+def DistributedGradientAllreduceOptimizer(optimizer, model, num_steps_per_communication=1):
+    """Average gradients over all ranks with allreduce during backward, then step."""
+    return wrap(optimizer, gradient_allreduce.GradientAllreduce, model=model,
+                num_steps_per_communication=num_steps_per_communication)
+
+
+def DistributedNeighborAllreduceOptimizer(optimizer, model, num_steps_per_communication=1):
+    """Adapt-with-combine over neighbor_allreduce."""
+    return DistributedAdaptWithCombineOptimizer(
+        optimizer, model, CommunicationType.neighbor_allreduce, num_steps_per_communication)
+
+
+def DistributedHierarchicalNeighborAllreduceOptimizer(optimizer, model,
+                                                      num_steps_per_communication=1):
+    """Adapt-with-combine over hierarchical_neighbor_allreduce."""
+    return DistributedAdaptWithCombineOptimizer(
+        optimizer, model, CommunicationType.hierarchical_neighbor_allreduce,
+        num_steps_per_communication)
+
+
+def DistributedAllreduceOptimizer(optimizer, model, num_steps_per_communication=1):
+    """Adapt-with-combine over allreduce (parameters averaged over all ranks)."""
+    return DistributedAdaptWithCombineOptimizer(
+        optimizer, model, CommunicationType.allreduce, num_steps_per_communication)

@@ -1,0 +1,375 @@
+"""Distributed optimizers: wrapping, the first iterate computed by hand,
+overlap of communication with forward/backward, step schedules, and errors."""
+
+import time
+
+import pytest
+import torch
+
+import bluefog.torch as bf
+from bluefog.common import topology_util
+
+N, ME = bf.size(), bf.rank()
+CT = bf.CommunicationType
+LR = 0.1
+
+
+class Quadratic(torch.nn.Module):
+    """f_r(w) = 0.5 |w - c_r|^2, so grad f_r(w) = w - c_r; w starts at w0_r."""
+
+    def __init__(self, rank):
+        super().__init__()
+        self.w = torch.nn.Parameter(start(rank))
+        self.target = target(rank)
+
+    def forward(self):
+        return 0.5 * (self.w - self.target).pow(2).sum()
+
+
+def start(rank):
+    return torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64) * (rank + 1)
+
+
+def target(rank):
+    return torch.tensor([rank, -rank, 2.0 * rank], dtype=torch.float64)
+
+
+def one_step(factory, configure=None):
+    model = Quadratic(ME)
+    optimizer = factory(torch.optim.SGD(model.parameters(), lr=LR), model)
+    if configure:
+        configure(optimizer)
+    model().backward()
+    optimizer.step()
+    return model.w.detach()
+
+
+def static_weights():
+    return topology_util.GetRecvWeights(bf.load_topology(), ME)
+
+
+def one_peer_weights():
+    send, recv = next(topology_util.GetDynamicOnePeerSendRecvRanks(bf.load_topology(), ME))
+    weight = 1.0 / (len(recv) + 1)
+    return send, weight, {r: weight for r in recv}
+
+
+def combine(values, self_weight, src_weights):
+    return self_weight * values(ME) + sum(w * values(r) for r, w in src_weights.items())
+
+
+def adapted(rank):
+    return start(rank) - LR * (start(rank) - target(rank))
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_adapt_with_combine_first_iterate(dynamic):
+    """x1 = sum_j w_j x0_j - lr * grad f(x0) (the gradient at the old point)."""
+    if dynamic:
+        send, self_weight, src = one_peer_weights()
+        configure = lambda o: setattr(o, "dst_weights", send) or setattr(  # noqa: E731
+            o, "src_weights", src) or setattr(o, "self_weight", self_weight)
+    else:
+        (self_weight, src), configure = static_weights(), None
+    got = one_step(bf.DistributedAdaptWithCombineOptimizer, configure)
+    want = combine(start, self_weight, src) - LR * (start(ME) - target(ME))
+    assert torch.allclose(got, want, rtol=0, atol=1e-12), (got, want)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_adapt_then_combine_first_iterate(dynamic):
+    """x1 = sum_j w_j (x0_j - lr * grad f_j(x0_j))."""
+    if dynamic:
+        send, self_weight, src = one_peer_weights()
+        configure = lambda o: setattr(o, "dst_weights", send) or setattr(  # noqa: E731
+            o, "src_weights", src) or setattr(o, "self_weight", self_weight)
+    else:
+        (self_weight, src), configure = static_weights(), None
+    got = one_step(bf.DistributedAdaptThenCombineOptimizer, configure)
+    want = combine(adapted, self_weight, src)
+    assert torch.allclose(got, want, rtol=0, atol=1e-12), (got, want)
+
+
+def test_gradient_allreduce_first_iterate():
+    got = one_step(bf.DistributedGradientAllreduceOptimizer)
+    mean_grad = sum(start(r) - target(r) for r in range(N)) / N
+    assert torch.allclose(got, start(ME) - LR * mean_grad, rtol=0, atol=1e-12)
+
+
+def test_allreduce_combination_first_iterates():
+    mean = sum(start(r) for r in range(N)) / N
+    awc = one_step(bf.DistributedAllreduceOptimizer)
+    assert torch.allclose(awc, mean - LR * (start(ME) - target(ME)), rtol=0, atol=1e-12)
+    atc = one_step(lambda o, m: bf.DistributedAdaptThenCombineOptimizer(
+        o, m, communication_type=CT.allreduce))
+    assert torch.allclose(atc, sum(adapted(r) for r in range(N)) / N, rtol=0, atol=1e-12)
+
+
+def small_net():
+    torch.manual_seed(7)
+    return torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+
+
+def batches(count):
+    g = torch.Generator().manual_seed(11 + ME)
+    return [(torch.randn(8, 6, generator=g), torch.randn(8, 2, generator=g))
+            for _ in range(count)]
+
+
+BUILT_IN = [
+    (torch.optim.SGD, dict(lr=0.1)),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (torch.optim.SGD, dict(lr=0.1, momentum=0.5, dampening=0.1)),
+    (torch.optim.Adam, dict(lr=0.01, weight_decay=0.01, amsgrad=True)),
+    (torch.optim.AdamW, dict(lr=0.01)),
+    (torch.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+    (torch.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1)),
+    (torch.optim.Adadelta, dict(lr=1.0, weight_decay=0.01)),
+]
+
+
+@pytest.mark.parametrize("optimizer_class, options", BUILT_IN,
+                         ids=[f"{c.__name__}{i}" for i, (c, _) in enumerate(BUILT_IN)])
+def test_adapt_then_combine_local_step_matches_the_plain_optimizer(optimizer_class, options):
+    """With nothing to combine, the per-parameter steps taken in backward
+    must be exactly the wrapped optimizer's own steps."""
+    data = batches(4)
+    plain, wrapped = small_net(), small_net()
+    reference = optimizer_class(plain.parameters(), **options)
+    optimizer = bf.DistributedAdaptThenCombineOptimizer(
+        optimizer_class(wrapped.parameters(), **options), wrapped,
+        communication_type=CT.empty)
+    for x, y in data:
+        for model, opt in ((plain, reference), (wrapped, optimizer)):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    for a, b in zip(plain.parameters(), wrapped.parameters()):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+class SignDescent(torch.optim.Optimizer):
+    """Not a built-in: adapt-then-combine needs its step function."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, dict(lr=lr))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad.sign(), alpha=-group["lr"])
+
+
+def test_adapt_then_combine_other_optimizers_need_a_step_function():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptThenCombineOptimizer(
+        SignDescent(model.parameters(), lr=0.5), model, communication_type=CT.empty)
+    with pytest.raises(TypeError, match="register_step_function"):
+        model().backward()
+    calls = []
+
+    def sign_step(opt, param, grad, group):
+        calls.append(param)
+        param.add_(grad.sign(), alpha=-group["lr"])
+
+    optimizer.register_step_function(sign_step)
+    optimizer.zero_grad()
+    optimizer._adapted.clear()
+    model().backward()
+    optimizer.step()
+    assert calls == [model.w]
+    assert torch.equal(model.w.detach(), start(ME) - 0.5 * (start(ME) - target(ME)).sign())
+
+
+@pytest.mark.parametrize("factory", [bf.DistributedAdaptWithCombineOptimizer,
+                                     bf.DistributedAdaptThenCombineOptimizer,
+                                     bf.DistributedGradientAllreduceOptimizer])
+def test_wrapper_is_the_wrapped_class_and_keeps_its_state(factory):
+    model = small_net()
+    inner = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = batches(1)[0]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    inner.step()  # momentum buffers exist before wrapping
+    optimizer = factory(inner, model)
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert type(optimizer).__name__ == "SGD"
+    assert optimizer.param_groups is inner.param_groups
+    assert len(optimizer.state_dict()["state"]) == 4
+    saved = optimizer.state_dict()
+    optimizer.zero_grad()
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    optimizer.load_state_dict(saved)
+    for key, value in saved["state"].items():
+        assert torch.equal(optimizer.state_dict()["state"][key]["momentum_buffer"],
+                           value["momentum_buffer"])
+
+
+def test_lr_scheduler_drives_the_wrapped_optimizer():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=1.0), model, communication_type=CT.empty)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    for _ in range(2):
+        before = model.w.detach().clone()
+        optimizer.zero_grad()
+        model().backward()
+        gradient = model.w.grad.clone()
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        schedule.step()
+        assert torch.allclose(model.w.detach(), before - lr * gradient)
+    assert optimizer.param_groups[0]["lr"] == 0.25
+
+
+def wait_until_exchanged(optimizer, what):
+    """Every parameter's exchange has been started and completes without this
+    rank calling step(): communication overlaps the computation."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        handles = optimizer._handles
+        if len(handles) == len(optimizer._names) and all(bf.poll(h) for h in handles.values()):
+            return
+        time.sleep(0.005)
+    pytest.fail(f"the exchange did not complete {what}")
+
+
+def test_adapt_with_combine_exchanges_during_forward():
+    model = small_net()
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=0.1), model)
+    x, y = batches(1)[0]
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    wait_until_exchanged(optimizer, "after forward, before backward")
+    loss.backward()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("factory", [bf.DistributedAdaptThenCombineOptimizer,
+                                     bf.DistributedGradientAllreduceOptimizer])
+def test_backward_hooks_exchange_before_step(factory):
+    model = small_net()
+    optimizer = factory(torch.optim.SGD(model.parameters(), lr=0.1), model)
+    x, y = batches(1)[0]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    wait_until_exchanged(optimizer, "after backward, before step()")
+    optimizer.step()
+
+
+def test_evaluation_forward_does_not_communicate():
+    model = small_net()
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=0.1), model)
+    x, y = batches(1)[0]
+    with torch.no_grad():
+        model(x)
+    assert not optimizer._handles
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    model(x)  # a second forward in the same step sends nothing new
+    optimizer.step()
+    assert not optimizer._handles
+
+
+@pytest.mark.skipif(N == 1, reason="needs several ranks")
+def test_num_steps_per_communication_combines_every_kth_step():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptThenCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model, communication_type=CT.allreduce,
+        num_steps_per_communication=2)
+    spread = []
+    for _ in range(4):
+        optimizer.zero_grad()
+        model().backward()
+        optimizer.step()
+        everyone = bf.allgather(model.w.detach().unsqueeze(0), name="nspc.check")
+        spread.append((everyone - everyone[0]).abs().max().item())
+    assert spread[0] > 0.1 and spread[2] > 0.1
+    assert spread[1] < 1e-12 and spread[3] < 1e-12
+
+
+def test_gradient_allreduce_averages_accumulated_gradients():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedGradientAllreduceOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    model().backward()
+    model().backward()  # accumulate: grad = 2 (w0 - c)
+    optimizer.step()
+    mean_grad = sum(2 * (start(r) - target(r)) for r in range(N)) / N
+    assert torch.allclose(model.w.detach(), start(ME) - LR * mean_grad, rtol=0, atol=1e-12)
+
+
+def test_adapt_then_combine_rejects_a_second_backward_before_step():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptThenCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    model().backward()
+    with pytest.raises(RuntimeError, match="second gradient before step"):
+        model().backward()
+    optimizer.step()
+
+
+def test_settable_attributes_and_their_checks():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedNeighborAllreduceOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    assert optimizer.communication_type is CT.neighbor_allreduce
+    assert optimizer.self_weight is None and optimizer.src_weights is None
+    assert optimizer.dst_weights is None and optimizer.enable_topo_check is False
+    assert optimizer.src_machine_weights is None and optimizer.dst_machine_weights is None
+    optimizer.communication_type = CT.allreduce
+    optimizer.num_steps_per_communication = 3
+    with pytest.raises(ValueError, match="communication_type must be"):
+        optimizer.communication_type = "allreduce"
+    with pytest.raises(ValueError, match="num_steps_per_communication"):
+        optimizer.num_steps_per_communication = 0
+    assert [t.name for t in CT] == ["neighbor_allreduce", "hierarchical_neighbor_allreduce",
+                                    "allreduce", "empty"]
+
+
+def test_bad_arguments_name_the_problem():
+    model = Quadratic(ME)
+    sgd = torch.optim.SGD(model.parameters(), lr=LR)
+    with pytest.raises(TypeError, match="torch.optim.Optimizer"):
+        bf.DistributedAdaptWithCombineOptimizer(model, model)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        bf.DistributedAdaptWithCombineOptimizer(sgd, "model")
+    with pytest.raises(ValueError, match="num_steps_per_communication"):
+        bf.DistributedGradientAllreduceOptimizer(sgd, model, num_steps_per_communication=0)
+    with pytest.raises(ValueError, match="communication_type"):
+        bf.DistributedAdaptThenCombineOptimizer(sgd, model, communication_type="empty")
+    with pytest.raises(ValueError, match="not a parameter of `model`"):
+        bf.DistributedAdaptWithCombineOptimizer(sgd, Quadratic(ME))
+    wrapped = bf.DistributedAdaptWithCombineOptimizer(sgd, model)
+    with pytest.raises(TypeError, match="already a distributed optimizer"):
+        bf.DistributedAdaptWithCombineOptimizer(wrapped, model)
+
+
+def test_parameters_added_after_wrapping_are_reported():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model, communication_type=CT.empty)
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))]})
+    with pytest.raises(ValueError, match="changed after it was wrapped"):
+        optimizer.step()
+
+
+@pytest.mark.skipif(N < 4, reason="needs a rank that is not an in-neighbour")
+def test_bad_weights_raise_at_forward():
+    model = Quadratic(ME)
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    stranger = next(r for r in range(N) if r != ME and r not in bf.in_neighbor_ranks())
+    optimizer.self_weight, optimizer.src_weights = 0.5, {stranger: 0.5}
+    with pytest.raises(ValueError, match="not in-neighbours"):
+        model()
+
+
+@pytest.mark.skipif(bf.local_size() > 1, reason="needs one rank per machine")
+def test_hierarchical_needs_local_peers():
+    model = Quadratic(ME)
+    bf.DistributedHierarchicalNeighborAllreduceOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    with pytest.raises(ValueError, match="local_size"):
+        model()

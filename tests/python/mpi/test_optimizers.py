@@ -369,7 +369,35 @@ def test_bad_weights_raise_at_forward():
 @pytest.mark.skipif(bf.local_size() > 1, reason="needs one rank per machine")
 def test_hierarchical_needs_local_peers():
     model = Quadratic(ME)
-    bf.DistributedHierarchicalNeighborAllreduceOptimizer(
+    optimizer = bf.DistributedHierarchicalNeighborAllreduceOptimizer(
         torch.optim.SGD(model.parameters(), lr=LR), model)
     with pytest.raises(ValueError, match="local_size"):
         model()
+    assert optimizer.communication_type is CT.hierarchical_neighbor_allreduce
+
+
+@pytest.mark.parametrize("first", [bf.DistributedAdaptWithCombineOptimizer,
+                                   bf.DistributedAdaptThenCombineOptimizer,
+                                   bf.DistributedGradientAllreduceOptimizer])
+@pytest.mark.parametrize("detach", ["del", "remove_hooks"])
+def test_switching_optimizers_on_one_model(first, detach):
+    """A dropped (or detached) optimizer no longer acts on the model: the
+    next optimizer's steps are exactly its own."""
+    model = Quadratic(ME)
+    old = first(torch.optim.SGD(model.parameters(), lr=LR), model)
+    model().backward()
+    old.step()
+    if detach == "del":
+        del old  # no gc.collect(): the hooks must not keep it alive
+    else:
+        old.remove_hooks()
+    optimizer = bf.DistributedGradientAllreduceOptimizer(
+        torch.optim.SGD(model.parameters(), lr=LR), model)
+    for _ in range(2):
+        optimizer.zero_grad()
+        x = model.w.detach().clone()
+        model().backward()
+        optimizer.step()
+        all_x = bf.allgather(x.unsqueeze(0), name="switch.x")
+        mean_grad = sum(all_x[r] - target(r) for r in range(N)) / N
+        assert torch.allclose(model.w.detach(), x - LR * mean_grad, rtol=0, atol=1e-12)

@@ -6,8 +6,7 @@ import torch
 
 from bluefog.torch.optimizers.communication import CombineSettings
 from bluefog.torch.optimizers.local_step import LocalStep
-from bluefog.torch.optimizers.wrapping import (DistributedOptimizerBase, finish,
-                                               register_grad_ready_hooks)
+from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase, finish
 
 
 def _copy_into(param, result):
@@ -35,10 +34,9 @@ class AdaptWithCombine(CombineBase):
     def _setup(self, model, communication_type, num_steps_per_communication):
         self._setup_common(model, "awc", communication_type, num_steps_per_communication)
         models = list(model) if isinstance(model, (list, tuple)) else [model]
-        self._forward_hooks = [
-            module.register_forward_pre_hook(self._forward_started)
-            for m in models for module in m.modules()
-            if any(p in self._names for p in module.parameters(recurse=False))]
+        self._hook_forward([module for m in models for module in m.modules()
+                            if any(p in self._names for p in module.parameters(recurse=False))],
+                           "_forward_started")
 
     def _forward_started(self, module, _inputs):
         # Evaluation under no_grad and repeated forwards within a step send nothing.
@@ -69,7 +67,7 @@ class AdaptThenCombine(CombineBase, LocalStep):
         self._setup_common(model, "atc", communication_type, num_steps_per_communication)
         self._setup_local_step()
         self._adapted = set()
-        self._grad_hooks = register_grad_ready_hooks(list(self._names), self._gradient_ready)
+        self._hook_gradients("_gradient_ready")
 
     def _gradient_ready(self, param):
         if param in self._adapted:

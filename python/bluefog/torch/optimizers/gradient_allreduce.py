@@ -4,8 +4,7 @@ allreduce during backward, then every rank takes the same step."""
 import torch
 
 from bluefog.torch import mpi_ops
-from bluefog.torch.optimizers.wrapping import (DistributedOptimizerBase, finish,
-                                               register_grad_ready_hooks)
+from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase, finish
 
 
 def _install_gradient(param, result):
@@ -19,7 +18,7 @@ class GradientAllreduce(DistributedOptimizerBase):
     def _setup(self, model, num_steps_per_communication):
         self._setup_base(model, "grad", num_steps_per_communication)
         self._handles = {}
-        self._grad_hooks = register_grad_ready_hooks(list(self._names), self._gradient_ready)
+        self._hook_gradients("_gradient_ready")
 
     def _start(self, param):
         grad = param.grad if param.grad is not None else torch.zeros_like(param)

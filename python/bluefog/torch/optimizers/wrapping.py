@@ -9,6 +9,7 @@ It shares the wrapped optimizer's attributes (same ``param_groups`` and
 
 import itertools
 import numbers
+import weakref
 
 import torch
 
@@ -54,21 +55,21 @@ def parameter_names(model, optimizer, kind):
     return result
 
 
-def register_grad_ready_hooks(params, callback):
+def grad_ready_hooks(params, callback):
     """Calls callback(param) once the gradient of `param` has been accumulated
-    into `param.grad` during backward. Returns what must be kept alive."""
-    keep = []
+    into `param.grad` during backward. Returns (removable handles, objects
+    that must stay alive as long as the hooks)."""
+    handles, keep = [], []
     for param in params:
         if hasattr(param, "register_post_accumulate_grad_hook"):  # torch >= 2.1
-            keep.append(param.register_post_accumulate_grad_hook(
-                lambda p, callback=callback: callback(p)))
+            handles.append(param.register_post_accumulate_grad_hook(callback))
         else:
             # The AccumulateGrad node of a leaf; its hooks run once p.grad is final.
             accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
-            accumulator.register_hook(
-                lambda *_, param=param, callback=callback: callback(param))
+            handles.append(accumulator.register_hook(
+                lambda *_, param=param: callback(param)))
             keep.append(accumulator)
-    return keep
+    return handles, keep
 
 
 def finish(handles, apply):
@@ -96,6 +97,36 @@ class DistributedOptimizerBase:
         self._names = parameter_names(model, self, kind)
         self.num_steps_per_communication = num_steps_per_communication
         self._steps_done = 0
+        self._hook_handles, self._hook_keep = [], []
+
+    def _weak_method(self, name):
+        """A hook that calls self.<name> while this optimizer lives. Hooks hold
+        no reference to the optimizer, so a dropped one stops acting at once."""
+        optimizer = weakref.ref(self)
+
+        def hook(*args):
+            alive = optimizer()
+            if alive is not None:
+                return getattr(alive, name)(*args)
+        return hook
+
+    def _hook_forward(self, modules, name):
+        self._hook_handles += [m.register_forward_pre_hook(self._weak_method(name))
+                               for m in modules]
+
+    def _hook_gradients(self, name):
+        handles, keep = grad_ready_hooks(list(self._names), self._weak_method(name))
+        self._hook_handles += handles
+        self._hook_keep += keep
+
+    def remove_hooks(self):
+        """Detach this optimizer from the model (before switching optimizers)."""
+        for handle in getattr(self, "_hook_handles", []):
+            handle.remove()
+        self._hook_handles, self._hook_keep = [], []
+
+    def __del__(self):
+        self.remove_hooks()
 
     @property
     def num_steps_per_communication(self):

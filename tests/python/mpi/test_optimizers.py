@@ -44,16 +44,6 @@ def one_step(factory, configure=None):
     return model.w.detach()
 
 
-def static_weights():
-    return topology_util.GetRecvWeights(bf.load_topology(), ME)
-
-
-def one_peer_weights():
-    send, recv = next(topology_util.GetDynamicOnePeerSendRecvRanks(bf.load_topology(), ME))
-    weight = 1.0 / (len(recv) + 1)
-    return send, weight, {r: weight for r in recv}
-
-
 def combine(values, self_weight, src_weights):
     return self_weight * values(ME) + sum(w * values(r) for r, w in src_weights.items())
 
@@ -62,15 +52,26 @@ def adapted(rank):
     return start(rank) - LR * (start(rank) - target(rank))
 
 
+def weights(dynamic):
+    """(self weight, {src: weight}, configure(optimizer)) for the first step:
+    the static graph's, or the one-peer schedule's set as the seed's loop does."""
+    if not dynamic:
+        self_weight, src = topology_util.GetRecvWeights(bf.load_topology(), ME)
+        return self_weight, src, None
+    send, recv = next(topology_util.GetDynamicOnePeerSendRecvRanks(bf.load_topology(), ME))
+    self_weight = 1.0 / (len(recv) + 1)
+    src = {r: self_weight for r in recv}
+
+    def configure(optimizer):
+        optimizer.dst_weights, optimizer.src_weights = send, src
+        optimizer.self_weight = self_weight
+    return self_weight, src, configure
+
+
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_adapt_with_combine_first_iterate(dynamic):
     """x1 = sum_j w_j x0_j - lr * grad f(x0) (the gradient at the old point)."""
-    if dynamic:
-        send, self_weight, src = one_peer_weights()
-        configure = lambda o: setattr(o, "dst_weights", send) or setattr(  # noqa: E731
-            o, "src_weights", src) or setattr(o, "self_weight", self_weight)
-    else:
-        (self_weight, src), configure = static_weights(), None
+    self_weight, src, configure = weights(dynamic)
     got = one_step(bf.DistributedAdaptWithCombineOptimizer, configure)
     want = combine(start, self_weight, src) - LR * (start(ME) - target(ME))
     assert torch.allclose(got, want, rtol=0, atol=1e-12), (got, want)
@@ -79,12 +80,7 @@ def test_adapt_with_combine_first_iterate(dynamic):
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_adapt_then_combine_first_iterate(dynamic):
     """x1 = sum_j w_j (x0_j - lr * grad f_j(x0_j))."""
-    if dynamic:
-        send, self_weight, src = one_peer_weights()
-        configure = lambda o: setattr(o, "dst_weights", send) or setattr(  # noqa: E731
-            o, "src_weights", src) or setattr(o, "self_weight", self_weight)
-    else:
-        (self_weight, src), configure = static_weights(), None
+    self_weight, src, configure = weights(dynamic)
     got = one_step(bf.DistributedAdaptThenCombineOptimizer, configure)
     want = combine(adapted, self_weight, src)
     assert torch.allclose(got, want, rtol=0, atol=1e-12), (got, want)

@@ -4,6 +4,7 @@
 
 #include "bluefog/torch.h"
 #include "topology_bindings.h"
+#include "window_bindings.h"
 
 namespace py = pybind11;
 namespace api = bluefog::api;
@@ -33,6 +34,7 @@ at::Tensor Synchronize(int64_t handle) {
 PYBIND11_MODULE(_bluefog, m) {
   m.doc() = "bluefog native module";
   BindTopology(m);
+  BindWindows(m);
   m.def("init", [] {
     py::gil_scoped_release no_gil;
     api::init();

@@ -20,6 +20,7 @@
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
 #include "bluefog/core/transport.h"
+#include "bluefog/core/window.h"
 
 namespace bluefog {
 namespace {
@@ -67,6 +68,7 @@ struct Incoming {
   Arrival arrival;
   bool complete = false;
   std::weak_ptr<Job> target;  // op to deliver to once complete, if any
+  bool window_request = false;  // served by this engine once complete
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
   bool reported = false;      // a stall warning named it already
 };
@@ -242,6 +244,8 @@ class Engine::Impl : public OpContext {
     cv_.notify_all();
   }
 
+  WindowRegistry& windows() { return windows_; }
+
   MessageCounts Counts() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {received_from_, mpi_messages_received_};
@@ -265,7 +269,9 @@ class Engine::Impl : public OpContext {
 
   void Send(int dst, const MessageHeader& header, const void* payload,
             size_t bytes) override {
-    if (dst == world_.rank || dst < 0 || dst >= world_.size)
+    // Window requests may target this rank's own window (its mutex).
+    bool to_self_ok = header.kind == MessageKind::kWindow;
+    if ((dst == world_.rank && !to_self_ok) || dst < 0 || dst >= world_.size)
       throw Error("internal error: op sends to invalid rank " +
                   std::to_string(dst));
     if (dead_[dst]) return;  // the op fails through its participants
@@ -664,6 +670,8 @@ class Engine::Impl : public OpContext {
     const MessageHeader& h = a.header;
     if (h.kind == MessageKind::kProbe) return AnswerProbe(src, h);
     if (h.kind == MessageKind::kProbeReply) return TakeProbeReply(src, h);
+    if (h.kind == MessageKind::kWindow) return ReceiveWindowRequest(incoming, inline_data,
+                                                                     inline_bytes);
 
     OpKey key{h.name, h.instance};
     std::shared_ptr<Job> job;
@@ -725,6 +733,10 @@ class Engine::Impl : public OpContext {
       receives_[i] = std::move(receives_.back());
       receives_.pop_back();
       incoming->complete = true;
+      if (incoming->window_request) {
+        if (error.empty()) ServeWindowRequest(incoming->arrival);
+        continue;
+      }
       auto job = incoming->target.lock();
       if (!job) continue;  // parked (or stale) until an op wants it
       if (!error.empty()) {
@@ -898,6 +910,105 @@ class Engine::Impl : public OpContext {
     }
   }
 
+  // ---- windows: requests from peers' window ops ----
+  void ReceiveWindowRequest(const std::shared_ptr<Incoming>& incoming, const char* inline_data,
+                            size_t inline_bytes) {
+    Arrival& a = incoming->arrival;
+    a.bytes = a.header.payload_bytes;
+    if (a.bytes > 0) {
+      a.buffer = pool_.Acquire(a.bytes);
+      a.data = a.buffer.data();
+    }
+    if (a.header.payload_tag == 0) {
+      if (inline_bytes != a.bytes) {
+        BF_LOG(kError) << "dropping window request from rank " << a.src
+                       << " with inconsistent payload size";
+        return;
+      }
+      if (a.bytes > 0) std::memcpy(a.buffer.data(), inline_data, a.bytes);
+      return ServeWindowRequest(a);
+    }
+    incoming->window_request = true;
+    receives_.push_back({transport_.ReceivePayload(a.src, a.header.payload_tag,
+                                                   a.buffer.data(), a.bytes),
+                         incoming});
+  }
+
+  void ServeWindowRequest(const Arrival& a) {
+    const MessageHeader& h = a.header;
+    MessageHeader reply = h;
+    reply.kind = MessageKind::kData;
+    reply.step = 1;
+    reply.flags = 0;
+    auto window = windows_.Find(h.text);
+    std::string problem;
+    if (!window) {
+      problem = "rank " + std::to_string(world_.rank) + " has no window '" + h.text +
+                "' (not created there, or already freed)";
+    } else if (h.op != OpType::kWinLock && h.op != OpType::kWinUnlock &&
+               (h.dtype != window->tensor().dtype || h.shape != window->tensor().shape)) {
+      problem = "window '" + h.text + "' on rank " + std::to_string(world_.rank) + " holds " +
+                DataTypeName(window->tensor().dtype) + " " +
+                ShapeString(window->tensor().shape) + ", not " + DataTypeName(h.dtype) + " " +
+                ShapeString(h.shape);
+    } else if ((h.op == OpType::kWinPut || h.op == OpType::kWinAccumulate) &&
+               !window->HasInNeighbor(a.src)) {
+      problem = "rank " + std::to_string(a.src) + " is not an in-neighbour of rank " +
+                std::to_string(world_.rank) + " for window '" + h.text + "'";
+    }
+    if (!problem.empty()) {
+      reply.kind = MessageKind::kError;
+      reply.flags = kErrorIsInvalidArgument;
+      reply.text = problem;
+      return SendReply(a.src, reply, nullptr, 0);
+    }
+    switch (h.op) {
+      case OpType::kWinPut:
+      case OpType::kWinAccumulate:
+        window->Write(a.src, a.data, h.op == OpType::kWinAccumulate, h.flags & 1, h.weight);
+        return SendReply(a.src, reply, nullptr, 0);
+      case OpType::kWinGet: {
+        std::vector<char> copy(window->tensor().bytes());
+        reply.weight = window->ReadSelf(copy.data());
+        return SendReply(a.src, reply, copy.data(), copy.size());
+      }
+      case OpType::kWinLock:
+        if (window->Lock({a.src, h.name, h.instance})) SendReply(a.src, reply, nullptr, 0);
+        return;
+      case OpType::kWinUnlock: {
+        Window::Waiter next;
+        if (window->Unlock(a.src, &next)) {
+          MessageHeader grant = reply;
+          grant.name = next.key;
+          grant.instance = next.instance;
+          grant.op = OpType::kWinLock;
+          SendReply(next.rank, grant, nullptr, 0);
+        }
+        return SendReply(a.src, reply, nullptr, 0);
+      }
+      default:
+        BF_LOG(kError) << "dropping window request of unknown type from rank " << a.src;
+    }
+  }
+
+  // An engine-originated message (not part of a local op), with payload.
+  void SendReply(int dst, MessageHeader h, const void* payload, size_t bytes) {
+    std::vector<char> encoded;
+    h.payload_bytes = bytes;
+    if (bytes <= kInlineLimit) {
+      h.payload_tag = 0;
+      EncodeMessage(h, payload, bytes, &encoded);
+      return SendControl(dst, std::move(encoded));
+    }
+    h.payload_tag = transport_.ReservePayloadTag(dst, bytes);
+    EncodeMessage(h, nullptr, 0, &encoded);
+    SendControl(dst, std::move(encoded));
+    auto copy = std::make_unique<std::vector<char>>(static_cast<const char*>(payload),
+                                                    static_cast<const char*>(payload) + bytes);
+    control_sends_.push_back({transport_.SendPayload(dst, h.payload_tag, copy->data(), bytes),
+                              std::move(copy)});
+  }
+
   void AnswerProbe(int src, const MessageHeader& probe) {
     MessageHeader reply = probe;
     reply.kind = MessageKind::kProbeReply;
@@ -968,6 +1079,7 @@ class Engine::Impl : public OpContext {
   std::vector<PendingReceive> receives_;
   std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
       control_sends_;
+  WindowRegistry windows_;
   std::shared_ptr<Job> current_;
 };
 
@@ -997,5 +1109,6 @@ Status Engine::Release(int64_t handle) { return impl_->Release(handle); }
 void Engine::Suspend() { impl_->SetSuspended(true); }
 void Engine::Resume() { impl_->SetSuspended(false); }
 MessageCounts Engine::Counts() { return impl_->Counts(); }
+WindowRegistry& Engine::Windows() { return impl_->windows(); }
 
 }  // namespace bluefog

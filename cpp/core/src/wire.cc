@@ -67,6 +67,11 @@ const char* OpTypeName(OpType type) {
     case OpType::kNeighborAllreduce: return "neighbor_allreduce";
     case OpType::kNeighborAllgather: return "neighbor_allgather";
     case OpType::kHierarchicalNeighborAllreduce: return "hierarchical_neighbor_allreduce";
+    case OpType::kWinPut: return "win_put";
+    case OpType::kWinAccumulate: return "win_accumulate";
+    case OpType::kWinGet: return "win_get";
+    case OpType::kWinLock: return "win_lock";
+    case OpType::kWinUnlock: return "win_unlock";
   }
   return "unknown_op";
 }
@@ -111,10 +116,10 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
   if (!r.Get(&name_len) || !r.Get(&ndim) || !r.Get(&text_len)) return false;
   if (dtype >= kNumDataTypes || ndim > 64) return false;
   if (kind < static_cast<uint8_t>(MessageKind::kData) ||
-      kind > static_cast<uint8_t>(MessageKind::kProbeReply))
+      kind > static_cast<uint8_t>(MessageKind::kWindow))
     return false;
   if (op < static_cast<uint8_t>(OpType::kAllreduce) ||
-      op > static_cast<uint8_t>(OpType::kHierarchicalNeighborAllreduce))
+      op > static_cast<uint8_t>(OpType::kWinUnlock))
     return false;
   h->kind = static_cast<MessageKind>(kind);
   h->op = static_cast<OpType>(op);

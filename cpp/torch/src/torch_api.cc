@@ -9,18 +9,11 @@
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/engine.h"
 #include "bluefog/core/neighbor_ops.h"
+#include "torch_internal.h"
 
 namespace bluefog {
 namespace api {
 namespace {
-
-// Tensors an op uses, kept alive (and freed) on the user's side so that the
-// engine thread never drops the last reference to a tensor.
-struct OpTensors {
-  at::Tensor input;        // contiguous input
-  at::Tensor output;       // where the engine writes
-  at::Tensor copy_back_to; // user tensor to fill from `output` (in-place on a non-contiguous tensor)
-};
 
 std::mutex g_mutex;
 std::unordered_map<int64_t, std::shared_ptr<OpTensors>> g_tensors;
@@ -42,6 +35,8 @@ at::Tensor NewOutput(at::IntArrayRef sizes, const at::TensorOptions& options) {
       buffer->data(), sizes, [buffer](void*) { delete buffer; }, options);
 }
 
+}  // namespace
+
 Engine& RunningEngine() {
   Engine& engine = Engine::Get();
   if (!engine.running()) {
@@ -51,6 +46,8 @@ Engine& RunningEngine() {
   }
   return engine;
 }
+
+namespace {
 
 DataType ToDataType(at::ScalarType type, const char* op) {
   switch (type) {
@@ -70,6 +67,8 @@ DataType ToDataType(at::ScalarType type, const char* op) {
   }
 }
 
+}  // namespace
+
 TensorView View(const at::Tensor& t, const char* op) {
   TensorView v;
   v.data = t.data_ptr();
@@ -86,6 +85,8 @@ void CheckTensor(const at::Tensor& t, const char* op) {
   if (t.is_sparse()) throw InvalidArgument(std::string(op) + ": sparse tensors are not supported");
   ToDataType(t.scalar_type(), op);
 }
+
+namespace {
 
 // Prepares input/output for an op whose output has the input's layout.
 std::shared_ptr<OpTensors> Prepare(const at::Tensor& tensor, at::Tensor output,
@@ -114,11 +115,15 @@ std::shared_ptr<OpTensors> Prepare(const at::Tensor& tensor, at::Tensor output,
   return tensors;
 }
 
+}  // namespace
+
 int64_t Track(int64_t handle, std::shared_ptr<OpTensors> tensors) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_tensors[handle] = std::move(tensors);
   return handle;
 }
+
+namespace {
 
 std::vector<int> AllRanks(const WorldInfo& world) {
   std::vector<int> ranks(world.size);

@@ -26,6 +26,15 @@ from bluefog.torch.utility import (  # noqa: F401
     broadcast_parameters, broadcast_optimizer_state, allreduce_parameters,
     InferSourceFromDestinationRanks, InferDestinationFromSourceRanks,
 )
+from bluefog.torch.win_ops import (  # noqa: F401
+    win_create, win_free, win_put, win_put_nonblocking, win_accumulate,
+    win_accumulate_nonblocking, win_get, win_get_nonblocking, win_update,
+    win_update_then_collect, win_poll, win_wait, win_mutex, get_win_version,
+    get_current_created_window_names, win_associated_p,
+    turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p,
+    neighbor_win_put, neighbor_win_put_nonblocking, neighbor_win_accumulate,
+    neighbor_win_accumulate_nonblocking, neighbor_win_get, neighbor_win_get_nonblocking,
+)
 from bluefog.torch.optimizers import (  # noqa: F401
     CommunicationType,
     DistributedAdaptWithCombineOptimizer, DistributedAdaptThenCombineOptimizer,

@@ -100,7 +100,7 @@ def _plan(graph, node, weighted):
 
 
 def _window_names():
-    return []  # windows arrive with the one-sided ops
+    return _bluefog.win_names() if _bluefog.is_initialized() else []
 
 
 def load_topology():

@@ -10,6 +10,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,6 +68,33 @@ bool poll(int64_t handle);
 bool wait_for(int64_t handle, double seconds);
 // Blocks until done; returns the result (undefined for barrier) or throws.
 at::Tensor synchronize(int64_t handle);
+
+// ---- One-sided windows (see bluefog/core/window.h) ----
+// Registers `tensor` (contiguous; kept by reference and updated in place by
+// win_update) under `name`, with a buffer per in-neighbour. Local: the
+// Python layer makes it collective.
+void win_create(const at::Tensor& tensor, const std::string& name,
+                const std::vector<int>& in_neighbors, bool zero_init);
+bool win_free(const std::string& name);
+// op: "put", "accumulate" or "get". put/accumulate send `tensor` scaled by
+// each peer's weight, then scale the window by self_weight when given; get
+// reads each peer's window into this rank's buffer for it, scaled by weight.
+int64_t win_transfer_nonblocking(const std::string& op, const at::Tensor& tensor,
+                                 const std::string& name,
+                                 const std::vector<std::pair<int, double>>& peers,
+                                 std::optional<double> self_weight, bool require_mutex,
+                                 bool with_p);
+// Acquires (lock) or releases the distributed mutex of `ranks`' windows.
+int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& ranks,
+                              bool lock);
+at::Tensor win_update(const std::string& name, double self_weight,
+                      const std::vector<std::pair<int, double>>& weights, bool reset,
+                      bool clone, bool with_p);
+at::Tensor win_update_then_collect(const std::string& name, bool with_p);
+std::map<int, int64_t> win_versions(const std::string& name);
+std::vector<std::string> win_names();
+double win_p(const std::string& name);
+void win_set_p(const std::string& name, double p);
 
 // Messages received since init: per peer, and as MPI messages (a fused frame
 // of several messages counts once). For tests of who talks and of fusion.

@@ -11,6 +11,7 @@
 
 #include "bluefog/core/config.h"
 #include "bluefog/core/op.h"
+#include "bluefog/core/window.h"
 
 namespace bluefog {
 
@@ -61,6 +62,9 @@ class Engine {
   // Messages received so far (tests use it to show who talked to whom and
   // that fusion happened); both fields come from one consistent snapshot.
   MessageCounts Counts();
+
+  // This process's one-sided windows (see window.h).
+  WindowRegistry& Windows();
 
   ~Engine();
 

@@ -16,6 +16,7 @@ enum class MessageKind : uint8_t {
   kError = 2,   // the sender's op failed; text says why
   kProbe = 3,   // stall diagnosis: "have you posted name/instance?"
   kProbeReply = 4,
+  kWindow = 5,  // a request for the target's window (name in `text`), served by its engine
 };
 
 enum class OpType : uint8_t {
@@ -26,6 +27,11 @@ enum class OpType : uint8_t {
   kNeighborAllreduce,
   kNeighborAllgather,
   kHierarchicalNeighborAllreduce,
+  kWinPut,
+  kWinAccumulate,
+  kWinGet,
+  kWinLock,
+  kWinUnlock,
 };
 
 const char* OpTypeName(OpType type);

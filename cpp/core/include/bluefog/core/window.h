@@ -1,0 +1,95 @@
+// One-sided windows. A window is a named tensor of the user's that this rank
+// exposes to its out-neighbours, plus one receive buffer per in-neighbour.
+// Neighbours' puts, accumulates and get replies are applied by this rank's
+// engine thread; win_update runs on the user's thread. Both hold the window's
+// mutex, so neither sees the other half done.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bluefog/core/tensor.h"
+
+namespace bluefog {
+
+class Window {
+ public:
+  // `tensor` must stay valid until the window is freed. Buffers start as a
+  // copy of it, or as zeros.
+  Window(std::string name, TensorView tensor, std::vector<int> in_neighbors, bool zero_init);
+
+  const std::string& name() const { return name_; }
+  const TensorView& tensor() const { return tensor_; }
+  const std::vector<int>& in_neighbors() const { return in_neighbors_; }
+  bool HasInNeighbor(int rank) const { return buffers_.count(rank) > 0; }
+
+  // Engine thread: a neighbour's put (or accumulate) of `data`, already
+  // scaled by its sender, with its share `p` of the push-sum weight.
+  void Write(int src, const void* data, bool accumulate, bool with_p, double p);
+  // Engine thread: the reply to this rank's win_get from `src`.
+  void StoreGet(int src, const void* data, double weight, bool with_p, double p);
+  // Copy of this rank's tensor (for a neighbour's win_get) and its p.
+  double ReadSelf(void* out);
+  // tensor *= weight (and p, when with_p): win_put's self_weight.
+  void ScaleSelf(double weight, bool with_p);
+
+  // out = self_weight * tensor + sum weights[j] * buffer_j (out may be the
+  // tensor itself); p likewise when with_p. `reset` zeroes the buffers used.
+  // Versions of the buffers used go back to 0.
+  void Update(double self_weight, const std::vector<std::pair<int, double>>& weights,
+              bool reset, bool with_p, void* out);
+  // tensor += sum of all buffers, then the buffers (and their p) become 0.
+  void UpdateThenCollect(bool with_p);
+
+  std::map<int, int64_t> Versions();
+  double p();
+  void set_p(double p);
+
+  // The distributed mutex on this window (engine thread only): Lock returns
+  // true when `rank` holds it now; otherwise it is queued and gets it in
+  // order. Unlock returns the next holder's waiting request, if any.
+  struct Waiter {
+    int rank;
+    std::string key;
+    uint64_t instance;
+  };
+  bool Lock(const Waiter& waiter);
+  bool Unlock(int rank, Waiter* next);
+
+ private:
+  struct Buffer {
+    std::vector<char> data;
+    double p = 0.0;
+    int64_t version = 0;
+  };
+  std::string name_;
+  TensorView tensor_;
+  std::vector<int> in_neighbors_;
+  std::mutex mutex_;
+  std::map<int, Buffer> buffers_;
+  double p_ = 1.0;
+  int holder_ = -1;
+  std::deque<Waiter> waiters_;
+};
+
+// The windows of this process, by name (thread-safe).
+class WindowRegistry {
+ public:
+  // Throws std::invalid_argument if the name is taken.
+  std::shared_ptr<Window> Create(const std::string& name, TensorView tensor,
+                                 std::vector<int> in_neighbors, bool zero_init);
+  bool Free(const std::string& name);
+  std::shared_ptr<Window> Find(const std::string& name);
+  std::vector<std::string> Names();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Window>> windows_;
+};
+
+}  // namespace bluefog

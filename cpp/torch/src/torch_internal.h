@@ -1,0 +1,30 @@
+// Shared by the adapter's source files; not part of the public C++ API.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+#include "bluefog/core/engine.h"
+#include "bluefog/core/tensor.h"
+
+namespace bluefog {
+namespace api {
+
+// Tensors an op uses, kept alive (and freed) on the user's side so that the
+// engine thread never drops the last reference to a tensor.
+struct OpTensors {
+  at::Tensor input;        // contiguous input
+  at::Tensor output;       // where the engine writes
+  at::Tensor copy_back_to; // user tensor to fill from `output` (in-place on a non-contiguous tensor)
+};
+
+// The engine, or InvalidArgument/Error before init/after shutdown.
+Engine& RunningEngine();
+// Throws InvalidArgument for tensors the core cannot take.
+void CheckTensor(const at::Tensor& t, const char* op);
+TensorView View(const at::Tensor& t, const char* op);
+// Keeps `tensors` until synchronize(handle); returns handle.
+int64_t Track(int64_t handle, std::shared_ptr<OpTensors> tensors);
+
+}  // namespace api
+}  // namespace bluefog

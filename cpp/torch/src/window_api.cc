@@ -1,0 +1,145 @@
+// The LibTorch side of one-sided windows: window tensors are kept alive here
+// for as long as their window exists.
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+
+#include "bluefog/core/engine.h"
+#include "bluefog/core/window_ops.h"
+#include "bluefog/torch.h"
+#include "torch_internal.h"
+
+namespace bluefog {
+namespace api {
+namespace {
+
+std::mutex g_window_mutex;
+std::unordered_map<std::string, at::Tensor> g_window_tensors;
+
+std::shared_ptr<Window> FindWindow(const std::string& name, const char* op) {
+  auto window = RunningEngine().Windows().Find(name);
+  if (!window)
+    throw InvalidArgument(std::string(op) + ": no window named '" + name +
+                          "' (create it with win_create first)");
+  return window;
+}
+
+at::Tensor WindowTensor(const std::string& name) {
+  std::lock_guard<std::mutex> lock(g_window_mutex);
+  return g_window_tensors.at(name);
+}
+
+OpType TransferType(const std::string& op) {
+  if (op == "put") return OpType::kWinPut;
+  if (op == "accumulate") return OpType::kWinAccumulate;
+  if (op == "get") return OpType::kWinGet;
+  throw InvalidArgument("unknown window transfer '" + op + "'");
+}
+
+// Window ops of one rank are matched by their replies only, so each gets a
+// private key; nothing else can be in flight under it.
+std::string PrivateKey(const char* op, const std::string& name) {
+  static std::atomic<uint64_t> serial{0};
+  return std::string("\x02") + op + "." + name + "." + std::to_string(serial++);
+}
+
+}  // namespace
+
+void win_create(const at::Tensor& tensor, const std::string& name,
+                const std::vector<int>& in_neighbors, bool zero_init) {
+  CheckTensor(tensor, "win_create");
+  if (!tensor.is_contiguous())
+    throw InvalidArgument("win_create: the window tensor must be contiguous (win_update "
+                          "writes into it in place)");
+  if (!at::isFloatingType(tensor.scalar_type()))
+    throw InvalidArgument("win_create: windows hold float16, bfloat16, float32 or float64 "
+                          "tensors, not " + std::string(at::toString(tensor.scalar_type())));
+  Engine& engine = RunningEngine();
+  std::lock_guard<std::mutex> lock(g_window_mutex);
+  engine.Windows().Create(name, View(tensor, "win_create"), in_neighbors, zero_init);
+  g_window_tensors[name] = tensor;
+}
+
+bool win_free(const std::string& name) {
+  bool freed = RunningEngine().Windows().Free(name);
+  std::lock_guard<std::mutex> lock(g_window_mutex);
+  g_window_tensors.erase(name);
+  return freed;
+}
+
+int64_t win_transfer_nonblocking(const std::string& op, const at::Tensor& tensor,
+                                 const std::string& name,
+                                 const std::vector<std::pair<int, double>>& peers,
+                                 std::optional<double> self_weight, bool require_mutex,
+                                 bool with_p) {
+  OpType type = TransferType(op);
+  std::string what = "win_" + op;
+  WindowOpArgs args;
+  args.window = FindWindow(name, what.c_str());
+  args.peers = peers;
+  args.require_mutex = require_mutex;
+  args.with_p = with_p;
+  args.self_weight = self_weight;
+  auto tensors = std::make_shared<OpTensors>();
+  if (type != OpType::kWinGet) {
+    CheckTensor(tensor, what.c_str());
+    const TensorView& window = args.window->tensor();
+    tensors->input = tensor.contiguous();
+    args.payload = View(tensors->input, what.c_str());
+    if (args.payload.dtype != window.dtype || args.payload.shape != window.shape)
+      throw InvalidArgument(what + ": tensor is " + DataTypeName(args.payload.dtype) + " " +
+                            ShapeString(args.payload.shape) + " but window '" + name +
+                            "' holds " + DataTypeName(window.dtype) + " " +
+                            ShapeString(window.shape));
+  }
+  Engine& engine = RunningEngine();
+  int64_t handle = engine.Submit(type, PrivateKey(what.c_str(), name), [&](OpIdentity id) {
+    return MakeWindowTransferOp(std::move(id), std::move(args));
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& ranks,
+                              bool lock) {
+  WindowOpArgs args;
+  args.window = FindWindow(name, "win_mutex");
+  for (int r : ranks) args.peers.emplace_back(r, 1.0);
+  OpType type = lock ? OpType::kWinLock : OpType::kWinUnlock;
+  int64_t handle = RunningEngine().Submit(type, PrivateKey("win_mutex", name),
+                                          [&](OpIdentity id) {
+    return MakeWindowMutexOp(std::move(id), std::move(args));
+  });
+  return Track(handle, std::make_shared<OpTensors>());
+}
+
+at::Tensor win_update(const std::string& name, double self_weight,
+                      const std::vector<std::pair<int, double>>& weights, bool reset,
+                      bool clone, bool with_p) {
+  auto window = FindWindow(name, "win_update");
+  at::Tensor tensor = WindowTensor(name);
+  at::Tensor out = clone ? at::empty_like(tensor) : tensor;
+  window->Update(self_weight, weights, reset, with_p, out.data_ptr());
+  return out;
+}
+
+at::Tensor win_update_then_collect(const std::string& name, bool with_p) {
+  FindWindow(name, "win_update_then_collect")->UpdateThenCollect(with_p);
+  return WindowTensor(name);
+}
+
+std::map<int, int64_t> win_versions(const std::string& name) {
+  return FindWindow(name, "get_win_version")->Versions();
+}
+
+std::vector<std::string> win_names() { return RunningEngine().Windows().Names(); }
+
+double win_p(const std::string& name) { return FindWindow(name, "win_associated_p")->p(); }
+
+void win_set_p(const std::string& name, double p) {
+  FindWindow(name, "win_associated_p")->set_p(p);
+}
+
+}  // namespace api
+}  // namespace bluefog

@@ -1,0 +1,232 @@
+"""One-sided window ops: each rank exposes a named tensor (its window) and
+keeps a buffer per in-neighbour that the neighbour writes into at any time
+(put, accumulate) or that this rank fills from the neighbour (get); this rank
+folds the buffers in with win_update whenever it likes. The engines serve
+the requests, so the owner's Python thread takes no part.
+
+A nonblocking op's handle completes once its effect is in place at every
+peer. Put and accumulate are applied atomically with respect to win_update.
+"""
+
+import contextlib
+import numbers
+import zlib
+
+import torch
+
+from bluefog import _bluefog
+from bluefog.torch import topology
+from bluefog.torch.mpi_ops import barrier, synchronize
+from bluefog.torch.neighbor_ops import _dst_weights, _weight, _weights_dict
+
+_with_associated_p = False
+_neighbors = {}  # window name -> (in-neighbours, out-neighbours) at creation
+
+
+def _check_name(name, op):
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{op}: name must be a non-empty string, got {name!r}")
+    if name not in _neighbors:
+        raise ValueError(f"{op}: no window named '{name}' (existing: "
+                         f"{sorted(_neighbors) or 'none'}); create it with win_create")
+    return _neighbors[name]
+
+
+def _peers(weights, allowed, op, what, side):
+    """[(rank, weight)] from a dict rank -> weight or a list of ranks, each of
+    which must be a neighbour on `side`."""
+    if weights is None:
+        return [(r, 1.0) for r in allowed]
+    peers = sorted(_dst_weights(weights, op).items()) if what == "dst_weights" else \
+        sorted(_weights_dict(weights, op, what).items())
+    strangers = [r for r, _ in peers if r not in allowed]
+    if strangers:
+        raise ValueError(f"{op}: {what} names ranks {strangers} that are not {side} of rank "
+                         f"{_bluefog.rank()} ({side}: {list(allowed)})")
+    return peers
+
+
+def _signature(tensor, name):
+    text = f"{name}|{tensor.dtype}|{tuple(tensor.shape)}"
+    return zlib.crc32(text.encode())
+
+
+def win_create(tensor, name, zero_init=False):
+    """Collective: expose `tensor` (kept by reference; win_update writes into
+    it) as window `name`, with one buffer per in-neighbour, initialised to a
+    copy of `tensor` or to zeros. Every rank must pass the same name, dtype
+    and shape."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"win_create: expected a tensor, got {type(tensor).__name__}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"win_create: name must be a non-empty string, got {name!r}")
+    if name in _neighbors:
+        raise ValueError(f"win_create: a window named '{name}' already exists")
+    mine = _signature(tensor, name)
+    everyone = _bluefog.synchronize(_bluefog.allgather_nonblocking(
+        torch.tensor([[mine]], dtype=torch.int64), ""))
+    differing = [r for r, s in enumerate(everyone[:, 0].tolist()) if s != mine]
+    if differing:
+        raise ValueError(f"win_create: ranks {differing} created '{name}' with another name, "
+                         f"dtype or shape than rank {_bluefog.rank()} "
+                         f"({tensor.dtype}, {tuple(tensor.shape)})")
+    in_ranks, out_ranks = topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
+    _bluefog.win_create(tensor, name, in_ranks, bool(zero_init))
+    _neighbors[name] = (in_ranks, out_ranks)
+    barrier()  # nobody writes into a window a peer has not created yet
+    return True
+
+
+def win_free(name=None):
+    """Collective: free window `name`, or every window when None. Wait for
+    your nonblocking window ops first."""
+    names = sorted(_neighbors) if name is None else [name]
+    for n in names:
+        _check_name(n, "win_free")
+    barrier()  # every rank is done with the windows
+    for n in names:
+        _bluefog.win_free(n)
+        del _neighbors[n]
+    return True
+
+
+def _transfer(op, tensor, name, peers, self_weight, require_mutex):
+    if self_weight is not None:
+        self_weight = _weight(self_weight, f"win_{op}", "self_weight")
+    return _bluefog.win_transfer_nonblocking(op, tensor, name, peers, self_weight,
+                                             bool(require_mutex), _with_associated_p)
+
+
+def win_put_nonblocking(tensor, name, self_weight=None, dst_weights=None, require_mutex=False):
+    """Start writing ``tensor * dst_weights[j]`` into this rank's buffer at
+    each out-neighbour j (default: all, weight 1); then the window tensor is
+    scaled by self_weight if given. Returns a handle for win_wait/win_poll."""
+    _, out_ranks = _check_name(name, "win_put")
+    peers = _peers(dst_weights, out_ranks, "win_put", "dst_weights", "out-neighbours")
+    return _transfer("put", tensor, name, peers, self_weight, require_mutex)
+
+
+def win_accumulate_nonblocking(tensor, name, self_weight=None, dst_weights=None,
+                               require_mutex=False):
+    """Like win_put_nonblocking, but adds into the buffers at the targets."""
+    _, out_ranks = _check_name(name, "win_accumulate")
+    peers = _peers(dst_weights, out_ranks, "win_accumulate", "dst_weights", "out-neighbours")
+    return _transfer("accumulate", tensor, name, peers, self_weight, require_mutex)
+
+
+def win_get_nonblocking(name, src_weights=None, require_mutex=False):
+    """Start reading each in-neighbour's window tensor into this rank's buffer
+    for it, scaled by src_weights[j] (default: all in-neighbours, weight 1)."""
+    in_ranks, _ = _check_name(name, "win_get")
+    peers = _peers(src_weights, in_ranks, "win_get", "src_weights", "in-neighbours")
+    return _transfer("get", None, name, peers, None, require_mutex)
+
+
+def win_put(tensor, name, self_weight=None, dst_weights=None, require_mutex=False):
+    return win_wait(win_put_nonblocking(tensor, name, self_weight, dst_weights, require_mutex))
+
+
+def win_accumulate(tensor, name, self_weight=None, dst_weights=None, require_mutex=False):
+    return win_wait(win_accumulate_nonblocking(tensor, name, self_weight, dst_weights,
+                                               require_mutex))
+
+
+def win_get(name, src_weights=None, require_mutex=False):
+    return win_wait(win_get_nonblocking(name, src_weights, require_mutex))
+
+
+def win_poll(handle):
+    """True when the window op is complete."""
+    return _bluefog.poll(handle)
+
+
+def win_wait(handle):
+    """Block until the window op is complete (its effect in place at every
+    peer); raises if it failed. Returns True."""
+    synchronize(handle)
+    return True
+
+
+@contextlib.contextmanager
+def win_mutex(name, for_self=False, ranks=None):
+    """Hold the distributed mutex of window `name` on `ranks` (default: the
+    out-neighbours; for_self: this rank's own), so that no put, accumulate,
+    get or update that requires the mutex touches those windows meanwhile."""
+    _, out_ranks = _check_name(name, "win_mutex")
+    if ranks is None:
+        ranks = [_bluefog.rank()] if for_self else out_ranks
+    ranks = sorted({int(r) for r in ranks})
+    for r in ranks:
+        if not 0 <= r < _bluefog.size():
+            raise ValueError(f"win_mutex: rank {r} is out of range for {_bluefog.size()} ranks")
+    synchronize(_bluefog.win_mutex_nonblocking(name, ranks, True))
+    try:
+        yield
+    finally:
+        synchronize(_bluefog.win_mutex_nonblocking(name, ranks, False))
+
+
+def _held(name, require_mutex):
+    return win_mutex(name, for_self=True) if require_mutex else contextlib.nullcontext()
+
+
+def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone=False,
+               require_mutex=False):
+    """Local: ``self_weight * x + sum_j neighbor_weights[j] * buffer_j`` into
+    the window tensor (or a new tensor with clone=True), which is returned.
+    Defaults as for neighbor_allreduce. ``reset`` zeroes the buffers used.
+    The versions of the buffers used go back to 0."""
+    in_ranks, _ = _check_name(name, "win_update")
+    if (self_weight is None) != (neighbor_weights is None):
+        raise ValueError("win_update: self_weight and neighbor_weights must be given together")
+    if self_weight is None:
+        self_weight, neighbor_weights = topology.default_weights()
+    self_weight = _weight(self_weight, "win_update", "self_weight")
+    peers = _peers(neighbor_weights, in_ranks, "win_update", "neighbor_weights",
+                   "in-neighbours")
+    with _held(name, require_mutex):
+        return _bluefog.win_update(name, self_weight, peers, bool(reset), bool(clone),
+                                   _with_associated_p)
+
+
+def win_update_then_collect(name, require_mutex=True):
+    """Push-sum's collect step: ``x + sum_j buffer_j`` into the window tensor,
+    then zero the buffers. Returns the window tensor."""
+    _check_name(name, "win_update_then_collect")
+    with _held(name, require_mutex):
+        return _bluefog.win_update_then_collect(name, _with_associated_p)
+
+
+def get_win_version(name):
+    """{in-neighbour: writes that arrived since this rank's last win_update}."""
+    _check_name(name, "get_win_version")
+    return dict(_bluefog.win_versions(name))
+
+
+def get_current_created_window_names():
+    return sorted(_neighbors)
+
+
+def win_associated_p(name):
+    """The push-sum weight p carried with window `name` (starts at 1.0)."""
+    _check_name(name, "win_associated_p")
+    return _bluefog.win_p(name)
+
+
+def turn_on_win_ops_with_associated_p():
+    """Put, accumulate, get and update apply their weights to p as well."""
+    global _with_associated_p
+    _with_associated_p = True
+
+
+def turn_off_win_ops_with_associated_p():
+    global _with_associated_p
+    _with_associated_p = False
+
+
+neighbor_win_put = win_put
+neighbor_win_put_nonblocking = win_put_nonblocking
+neighbor_win_accumulate = win_accumulate
+neighbor_win_accumulate_nonblocking = win_accumulate_nonblocking
+neighbor_win_get = win_get
+neighbor_win_get_nonblocking = win_get_nonblocking

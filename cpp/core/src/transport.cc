@@ -5,9 +5,19 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "bluefog/core/logging.h"
+
+// CMake's BLUEFOG_MPI option picks the implementation; a stale cache or an
+// explicit MPI_C_COMPILER could still hand us the other one's mpi.h.
+#if defined(BLUEFOG_MPI_MPICH) && !defined(MPICH_VERSION)
+#error "BLUEFOG_MPI=mpich, but this mpi.h is not MPICH's (check MPI_C_COMPILER)"
+#endif
+#if defined(BLUEFOG_MPI_OPENMPI) && !defined(OPEN_MPI)
+#error "BLUEFOG_MPI=openmpi, but this mpi.h is not Open MPI's (check MPI_C_COMPILER)"
+#endif
 
 namespace bluefog {
 namespace {
@@ -34,6 +44,32 @@ const char* ThreadLevelName(int level) {
     case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
     default: return "MPI_THREAD_MULTIPLE";
   }
+}
+
+// The job size the launcher announced, or 0: Open MPI's mpirun sets
+// OMPI_COMM_WORLD_SIZE, MPICH's hydra (and Slurm's PMI) PMI_SIZE.
+int LauncherSize() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr) return std::atoi(value);
+  }
+  return 0;
+}
+
+#ifdef MPICH_VERSION
+constexpr const char* kLauncherHint = "MPICH's, e.g. bfrun --mpirun mpiexec.mpich";
+#else
+constexpr const char* kLauncherHint = "its mpirun, e.g. bfrun --mpirun mpirun.openmpi";
+#endif
+
+std::string MpiLibraryName() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(text, &length);
+  std::string name(text, length);
+  name = name.substr(0, name.find_first_of(",\n"));
+  std::replace(name.begin(), name.end(), '\t', ' ');  // MPICH: "Version:\t4.0.2"
+  return name;
 }
 
 }  // namespace
@@ -104,6 +140,15 @@ Status MpiTransport::Init(const Config& config, WorldInfo* world) {
   MPI_Comm_rank(comm, &world->rank);
   MPI_Comm_size(comm, &world->size);
   int size = world->size;
+  // A launcher of another MPI implementation starts every process as a job
+  // of its own, which would otherwise train alone without any error.
+  int launched = LauncherSize();
+  if (size == 1 && launched > 1)
+    return Status::Invalid(
+        "the launcher started " + std::to_string(launched) +
+        " processes, but MPI sees a job of size 1: the launcher belongs to "
+        "another MPI implementation than the one bluefog was built with (" +
+        MpiLibraryName() + "); launch with " + kLauncherHint);
   void* tag_ub = nullptr;
   int flag = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &flag);

@@ -1,8 +1,15 @@
-"""``bfrun``: launch a bluefog job with Open MPI's ``mpirun``.
+"""``bfrun``: launch a bluefog job with ``mpirun``.
 
 ``bfrun`` is a thin wrapper: it turns its own small set of options into an
 ``mpirun`` command line, forwards the caller's environment to every rank,
 runs ``mpirun`` and returns the job's exit status.
+
+The launcher is ``--mpirun PATH``, else ``$BLUEFOG_MPIRUN``, else ``mpirun``
+on ``PATH``.  It must belong to the MPI that bluefog was built against:
+Open MPI's ``mpirun`` by default, MPICH's (hydra) ``mpiexec.mpich`` for a
+build with ``-DBLUEFOG_MPI=mpich``.  A launcher whose name, or the name of
+the file it links to, contains "hydra" or "mpich" is driven with hydra's
+options; any other with Open MPI's.
 
 Example::
 
@@ -27,7 +34,8 @@ import signal
 import subprocess
 import sys
 
-__all__ = ["main", "parse_args", "build_command", "MpirunNotFoundError"]
+__all__ = ["main", "parse_args", "build_command", "MpirunNotFoundError",
+           "UnsupportedOptionError"]
 
 # Environment variable naming the mpirun executable to use instead of the one
 # found on PATH (for tests and unusual installs).
@@ -53,6 +61,7 @@ _HOST_ENTRY_RE = re.compile(r"^([^\s:,]+)(?::([^\s:,]*))?$")
 _LONG_VALUE_OPTIONS = frozenset({
     "--num-proc", "--hosts", "--hostfile", "--network-interface",
     "--timeline-filename", "--extra-mpi-flags", "--ssh-port", "--prefix",
+    "--mpirun",
 })
 _SHORT_VALUE_OPTIONS = frozenset({"-np", "-H", "-p"})
 
@@ -60,12 +69,18 @@ _INSTALL_HINT = (
     "bfrun launches jobs with Open MPI's `mpirun`, which was not found.\n"
     "Install Open MPI, e.g. on Debian/Ubuntu:\n"
     "    apt-get install openmpi-bin libopenmpi-dev\n"
-    "or set {env} to the full path of an mpirun executable."
+    "or set {env} (or --mpirun) to the full path of an mpirun executable;\n"
+    "a build with -DBLUEFOG_MPI=mpich needs MPICH's, e.g. "
+    "{env}=mpiexec.mpich."
 ).format(env=MPIRUN_ENV)
 
 
 class MpirunNotFoundError(RuntimeError):
     """Raised by :func:`build_command` when no ``mpirun`` can be found."""
+
+
+class UnsupportedOptionError(ValueError):
+    """Raised by :func:`build_command` for an option the launcher lacks."""
 
 
 def _bluefog_version():
@@ -95,8 +110,9 @@ def _make_parser():
         prog="bfrun",
         allow_abbrev=False,
         usage="%(prog)s -np N [options] COMMAND [ARGS...]",
-        description="Launch a bluefog job on one or more hosts with Open "
-                    "MPI's mpirun. Options of bfrun must come before COMMAND; "
+        description="Launch a bluefog job on one or more hosts with mpirun "
+                    "(Open MPI's, or MPICH's hydra). Options of bfrun must "
+                    "come before COMMAND; "
                     "everything from COMMAND on is passed to the ranks "
                     "unchanged.",
     )
@@ -108,7 +124,8 @@ def _make_parser():
                             "number of slots, e.g. server1:4,server2:4 "
                             "(passed to mpirun -H)")
     hosts.add_argument("--hostfile", dest="hostfile", metavar="FILE",
-                       help="Open MPI hostfile (passed to mpirun --hostfile)")
+                       help="hostfile (passed to Open MPI's mpirun "
+                            "--hostfile, or to hydra's -f)")
     parser.add_argument("--network-interface", dest="network_interface",
                         metavar="IF",
                         help="network interface(s) to use for MPI traffic "
@@ -124,7 +141,8 @@ def _make_parser():
                         help='extra flags for mpirun, as one shell-quoted '
                              'string, e.g. --extra-mpi-flags "-mca btl ^tcp"')
     parser.add_argument("-p", "--ssh-port", dest="ssh_port", metavar="PORT",
-                        help="ssh port used to reach the other hosts")
+                        help="ssh port used to reach the other hosts "
+                             "(Open MPI only)")
     parser.add_argument("--use-infiniband", dest="use_infiniband",
                         action="store_true",
                         help="accepted for compatibility: bfrun never "
@@ -133,7 +151,11 @@ def _make_parser():
                              "configuration")
     parser.add_argument("--prefix", dest="prefix", metavar="DIR",
                         help="Open MPI install prefix on the remote hosts "
-                             "(passed to mpirun --prefix)")
+                             "(passed to mpirun --prefix; Open MPI only)")
+    parser.add_argument("--mpirun", dest="mpirun", metavar="PATH",
+                        help="the launcher to run (default: $%s, else "
+                             "mpirun on PATH), e.g. mpiexec.mpich for a "
+                             "build against MPICH" % MPIRUN_ENV)
     parser.add_argument("--version", action=_VersionAction,
                         help="print the bluefog version and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER,
@@ -247,21 +269,56 @@ def parse_args(argv=None):
     return args
 
 
-def _find_mpirun(environ):
+def _find_mpirun(environ, option=None):
     path = environ.get("PATH", os.defpath)
-    override = environ.get(MPIRUN_ENV)
+    override = option or environ.get(MPIRUN_ENV)
     if override:
         found = shutil.which(override, path=path)
         if found is None:
             raise MpirunNotFoundError(
                 "{}={!r} does not name an executable mpirun.\n{}"
-                .format(MPIRUN_ENV, override, _INSTALL_HINT))
+                .format("--mpirun" if option else MPIRUN_ENV, override,
+                        _INSTALL_HINT))
         return found
     found = shutil.which("mpirun", path=path)
     if found is None:
         raise MpirunNotFoundError(
             "`mpirun` is not on PATH.\n" + _INSTALL_HINT)
     return found
+
+
+def _is_hydra(launcher):
+    # Debian: mpirun.mpich -> mpiexec.hydra; a source install of MPICH:
+    # bin/mpirun -> mpiexec.hydra.
+    names = (os.path.basename(launcher),
+             os.path.basename(os.path.realpath(launcher)))
+    return any("hydra" in name or "mpich" in name for name in names)
+
+
+def _hydra_command(launcher, args):
+    """The command line for MPICH's hydra: it forwards the whole
+    environment, allows running as root and more ranks than cores, and
+    binds nothing unless asked, so none of the Open MPI flags apply."""
+    if args.prefix is not None:
+        raise UnsupportedOptionError(
+            "--prefix is an Open MPI option; MPICH's launcher {} has none"
+            .format(launcher))
+    if args.ssh_port is not None:
+        raise UnsupportedOptionError(
+            "-p/--ssh-port is an Open MPI option; with MPICH's launcher {} "
+            "set the port in ~/.ssh/config".format(launcher))
+    cmd = [launcher, "-np", str(args.np)]
+    if args.hosts is not None:
+        cmd += ["-hosts", args.hosts]
+    elif args.hostfile is not None:
+        cmd += ["-f", args.hostfile]
+    if args.network_interface is not None:
+        if "," in args.network_interface:
+            raise UnsupportedOptionError(
+                "MPICH's launcher takes one --network-interface, got {!r}"
+                .format(args.network_interface))
+        cmd += ["-iface", args.network_interface]
+    return cmd
 
 
 def _forwardable(name):
@@ -278,7 +335,16 @@ def build_command(args, environ):
     :class:`MpirunNotFoundError` when no mpirun can be found.
     """
     env = dict(environ)
-    cmd = [_find_mpirun(env), "-np", str(args.np),
+    launcher = _find_mpirun(env, args.mpirun)
+    if args.timeline_filename is not None:
+        env[TIMELINE_ENV] = args.timeline_filename
+    if _is_hydra(launcher):
+        cmd = _hydra_command(launcher, args)
+        if args.extra_mpi_flags:
+            cmd += shlex.split(args.extra_mpi_flags)
+        return cmd + list(args.command), env
+
+    cmd = [launcher, "-np", str(args.np),
            # Each rank runs its own engine threads; binding every rank to a
            # single core would starve them.
            "--bind-to", "none",
@@ -312,9 +378,6 @@ def build_command(args, environ):
         cmd += ["-mca", "btl_tcp_if_include", args.network_interface,
                 "-mca", "oob_tcp_if_include", args.network_interface]
     # --use-infiniband: nothing to add; transports are left to Open MPI.
-
-    if args.timeline_filename is not None:
-        env[TIMELINE_ENV] = args.timeline_filename
 
     # Forward by name only: mpirun reads the values from its own
     # environment, which keeps values out of the command line.
@@ -393,6 +456,9 @@ def main(argv=None):
     except MpirunNotFoundError as exc:
         sys.stderr.write("bfrun: error: {}\n".format(exc))
         return 127
+    except UnsupportedOptionError as exc:
+        sys.stderr.write("bfrun: error: {}\n".format(exc))
+        return 2
 
     if args.verbose:
         sys.stderr.write("bfrun: {}\n".format(shlex.join(cmd)))

@@ -243,6 +243,78 @@ def test_use_infiniband_adds_nothing(fake_mpirun):
 
 
 # --------------------------------------------------------------------------
+# MPICH's hydra launcher
+
+
+@pytest.fixture
+def fake_hydra(fake_mpirun, tmp_path):
+    """A fake launcher named like Debian's MPICH one (mpiexec.mpich)."""
+    mpirun, args_file = fake_mpirun()
+    path = tmp_path / "mpiexec.mpich"
+    os.rename(mpirun, path)
+    return str(path), args_file
+
+
+def test_hydra_gets_no_open_mpi_flags(fake_hydra, monkeypatch):
+    hydra, _ = fake_hydra
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    cmd, env = _build(["-np", "4", "python", "train.py"],
+                      _environ(hydra, BF_CUSTOM_VAR="x"))
+    # hydra forwards the environment itself, runs as root, oversubscribes
+    # and leaves ranks unbound by default.
+    assert cmd == [hydra, "-np", "4", "python", "train.py"]
+    assert "OMPI_ALLOW_RUN_AS_ROOT" not in env
+    assert env["BF_CUSTOM_VAR"] == "x"
+
+
+def test_hydra_is_recognised_through_a_link(fake_hydra, tmp_path):
+    hydra, _ = fake_hydra
+    link = tmp_path / "bin" / "mpirun"
+    link.parent.mkdir()
+    link.symlink_to(hydra)
+    cmd, _ = _build(["-np", "2", "prog"], _environ(str(link)))
+    assert cmd == [str(link), "-np", "2", "prog"]
+
+
+def test_hydra_options(fake_hydra, tmp_path):
+    hydra, _ = fake_hydra
+    cmd, _ = _build(["-np", "4", "-H", "a:2,b:2", "--network-interface", "eth1",
+                     "prog"], _environ(hydra))
+    assert cmd == [hydra, "-np", "4", "-hosts", "a:2,b:2", "-iface", "eth1", "prog"]
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("a:2\n")
+    cmd, env = _build(["-np", "2", "--hostfile", str(hostfile),
+                       "--timeline-filename", "/tmp/tl_",
+                       "--extra-mpi-flags", "-prepend-rank", "prog"], _environ(hydra))
+    assert cmd == [hydra, "-np", "2", "-f", str(hostfile), "-prepend-rank", "prog"]
+    assert env["BLUEFOG_TIMELINE"] == "/tmp/tl_"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--prefix", "/opt/ompi"], "--prefix is an Open MPI option"),
+    (["-H", "a,b", "-p", "2222"], "~/.ssh/config"),
+    (["--network-interface", "eth0,eth1"], "one --network-interface"),
+])
+def test_hydra_refuses_open_mpi_only_options(fake_hydra, monkeypatch, capsys,
+                                             argv, message):
+    hydra, args_file = fake_hydra
+    monkeypatch.setenv("BLUEFOG_MPIRUN", hydra)
+    assert bfrun.main(["-np", "2"] + argv + ["prog"]) == 2
+    err = capsys.readouterr().err
+    assert "bfrun: error:" in err and message in err
+    assert not args_file.exists(), "nothing may be launched"
+
+
+def test_mpirun_option_overrides_environment(fake_mpirun, fake_hydra):
+    mpirun, _ = fake_mpirun()
+    hydra, _ = fake_hydra
+    cmd, _ = _build(["-np", "2", "--mpirun", hydra, "prog"], _environ(mpirun))
+    assert cmd == [hydra, "-np", "2", "prog"]
+    with pytest.raises(bfrun.MpirunNotFoundError, match="--mpirun"):
+        _build(["-np", "2", "--mpirun", "/nowhere/mpirun", "prog"], _environ(mpirun))
+
+
+# --------------------------------------------------------------------------
 # validation
 
 
@@ -422,6 +494,18 @@ def test_real_launch_more_ranks_than_cores():
                           timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("rank ") == nproc
+
+
+@pytest.mark.skipif(shutil.which("mpiexec.mpich") is None,
+                    reason="MPICH's mpiexec.mpich is not installed")
+def test_real_launch_with_hydra_forwards_environment():
+    check = _CHECK_VAR.replace("OMPI_COMM_WORLD_RANK", "PMI_RANK")
+    proc = subprocess.run(_bfrun_argv("--mpirun", "mpiexec.mpich", "-np", "2",
+                                      sys.executable, "-c", check),
+                          env=_subprocess_env(BF_TEST_VAR="x"), capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(proc.stdout.split("\n"))[-2:] == ["rank 0", "rank 1"]
 
 
 @needs_mpirun

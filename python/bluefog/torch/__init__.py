@@ -40,6 +40,7 @@ from bluefog.torch.optimizers import (  # noqa: F401
     DistributedAdaptWithCombineOptimizer, DistributedAdaptThenCombineOptimizer,
     DistributedGradientAllreduceOptimizer, DistributedNeighborAllreduceOptimizer,
     DistributedHierarchicalNeighborAllreduceOptimizer, DistributedAllreduceOptimizer,
+    DistributedWinPutOptimizer, DistributedPullGetOptimizer, DistributedPushSumOptimizer,
 )
 
 

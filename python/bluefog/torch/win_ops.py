@@ -90,11 +90,13 @@ def win_free(name=None):
     return True
 
 
-def _transfer(op, tensor, name, peers, self_weight, require_mutex):
+def _transfer(op, tensor, name, peers, self_weight, require_mutex, with_p=None):
+    """with_p: carry p along (None: as turn_on/off_win_ops_with_associated_p say)."""
     if self_weight is not None:
         self_weight = _weight(self_weight, f"win_{op}", "self_weight")
+    with_p = _with_associated_p if with_p is None else with_p
     return _bluefog.win_transfer_nonblocking(op, tensor, name, peers, self_weight,
-                                             bool(require_mutex), _with_associated_p)
+                                             bool(require_mutex), with_p)
 
 
 def win_put_nonblocking(tensor, name, self_weight=None, dst_weights=None, require_mutex=False):
@@ -107,11 +109,11 @@ def win_put_nonblocking(tensor, name, self_weight=None, dst_weights=None, requir
 
 
 def win_accumulate_nonblocking(tensor, name, self_weight=None, dst_weights=None,
-                               require_mutex=False):
+                               require_mutex=False, _with_p=None):
     """Like win_put_nonblocking, but adds into the buffers at the targets."""
     _, out_ranks = _check_name(name, "win_accumulate")
     peers = _peers(dst_weights, out_ranks, "win_accumulate", "dst_weights", "out-neighbours")
-    return _transfer("accumulate", tensor, name, peers, self_weight, require_mutex)
+    return _transfer("accumulate", tensor, name, peers, self_weight, require_mutex, _with_p)
 
 
 def win_get_nonblocking(name, src_weights=None, require_mutex=False):
@@ -189,12 +191,13 @@ def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone
                                    _with_associated_p)
 
 
-def win_update_then_collect(name, require_mutex=True):
+def win_update_then_collect(name, require_mutex=True, _with_p=None):
     """Push-sum's collect step: ``x + sum_j buffer_j`` into the window tensor,
     then zero the buffers. Returns the window tensor."""
     _check_name(name, "win_update_then_collect")
+    with_p = _with_associated_p if _with_p is None else _with_p
     with _held(name, require_mutex):
-        return _bluefog.win_update_then_collect(name, _with_associated_p)
+        return _bluefog.win_update_then_collect(name, with_p)
 
 
 def get_win_version(name):

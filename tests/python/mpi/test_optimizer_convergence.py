@@ -10,6 +10,7 @@ Tolerances (relative distance of every rank's weights to x*):
 """
 
 import functools
+import itertools
 
 import pytest
 import torch
@@ -99,3 +100,33 @@ def test_without_communication_the_error_stays_large(optimizer_class):
                  optimizer_class, LR[optimizer_class])
     error = worst_relative_error(x, centralized_solution(), "convergence.baseline")
     assert error > 2 * TOLERANCE[optimizer_class], error
+
+
+def with_barrier(factory):
+    def make(optimizer, model):
+        wrapped = factory(optimizer, model)
+        wrapped.force_barrier = True
+        return wrapped
+    return make
+
+
+@pytest.mark.parametrize("factory", [
+    bf.DistributedWinPutOptimizer, with_barrier(bf.DistributedWinPutOptimizer),
+    bf.DistributedPullGetOptimizer, bf.DistributedPushSumOptimizer,
+], ids=["win_put", "win_put_barrier", "pull_get", "push_sum"])
+def test_window_optimizers_converge(factory):
+    """Window optimizers never wait for their neighbours, and 4 ranks on 2
+    cores drift apart by hundreds of steps: a rank far ahead keeps combining
+    with its neighbours' early parameters. Real jobs run at similar speeds;
+    the test bounds the drift likewise, with a barrier every 8 steps."""
+    steps = itertools.count()
+
+    def bounded_drift(_optimizer):
+        if next(steps) % 8 == 0:
+            bf.barrier()
+
+    x, optimizer = train(factory, torch.optim.SGD, LR[torch.optim.SGD], before_step=bounded_drift)
+    optimizer.unregister_window()
+    assert bf.get_current_created_window_names() == []
+    error = worst_relative_error(x, centralized_solution(), "convergence.window")
+    assert error < 5e-3, error

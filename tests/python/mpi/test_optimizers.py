@@ -397,3 +397,22 @@ def test_switching_optimizers_on_one_model(first, detach):
         all_x = bf.allgather(x.unsqueeze(0), name="switch.x")
         mean_grad = sum(all_x[r] - target(r) for r in range(N)) / N
         assert torch.allclose(model.w.detach(), x - LR * mean_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("factory", [bf.DistributedWinPutOptimizer,
+                                     bf.DistributedPullGetOptimizer,
+                                     bf.DistributedPushSumOptimizer])
+def test_window_optimizers_own_one_window_per_parameter(factory):
+    model = small_net()
+    optimizer = factory(torch.optim.SGD(model.parameters(), lr=0.1), model,
+                        window_prefix="mine.")
+    assert isinstance(optimizer, torch.optim.SGD)
+    names = bf.get_current_created_window_names()
+    assert len(names) == 4 and all(n.startswith("mine.") for n in names)
+    x, y = batches(1)[0]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    optimizer.step()
+    optimizer.unregister_window()
+    assert bf.get_current_created_window_names() == []
+    with pytest.raises(RuntimeError, match="unregister_window"):
+        optimizer.step()

@@ -1,7 +1,7 @@
 """Distributed optimizers: each wraps a ``torch.optim`` optimizer and returns
 an instance of a subclass of its class."""
 
-from bluefog.torch.optimizers import combine, gradient_allreduce
+from bluefog.torch.optimizers import combine, gradient_allreduce, windows
 from bluefog.torch.optimizers.communication import CommunicationType
 from bluefog.torch.optimizers.wrapping import wrap
 
@@ -51,3 +51,31 @@ def DistributedAllreduceOptimizer(optimizer, model, num_steps_per_communication=
     """Adapt-with-combine over allreduce (parameters averaged over all ranks)."""
     return DistributedAdaptWithCombineOptimizer(
         optimizer, model, CommunicationType.allreduce, num_steps_per_communication)
+
+
+def DistributedWinPutOptimizer(optimizer, model, num_steps_per_communication=1,
+                               window_prefix=None):
+    """Asynchronous: one window per parameter; parameters are put into the
+    out-neighbours' windows in forward and combined with win_update at step().
+    Call unregister_window() (collective) when done."""
+    return wrap(optimizer, windows.WinPut, model=model,
+                num_steps_per_communication=num_steps_per_communication,
+                window_prefix=window_prefix)
+
+
+def DistributedPullGetOptimizer(optimizer, model, num_steps_per_communication=1,
+                                window_prefix=None):
+    """Asynchronous: in-neighbours' parameters are pulled with win_get in
+    forward and combined with win_update at step()."""
+    return wrap(optimizer, windows.PullGet, model=model,
+                num_steps_per_communication=num_steps_per_communication,
+                window_prefix=window_prefix)
+
+
+def DistributedPushSumOptimizer(optimizer, model, num_steps_per_communication=1,
+                                window_prefix=None):
+    """Asynchronous push-sum (subgradient-push) over win_accumulate with the
+    associated weight p."""
+    return wrap(optimizer, windows.PushSum, model=model,
+                num_steps_per_communication=num_steps_per_communication,
+                window_prefix=window_prefix)

@@ -160,3 +160,10 @@ def test_mismatch_without_topology_check_is_reported_not_silent():
         result.stderr
     assert any("neighbor_allreduce 'missing' has waited" in l and "ranks [0]" in l
                for l in rank1), result.stderr
+
+
+def test_window_ops_after_shutdown_raise():
+    result = launch(2, "windows_after_shutdown.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for op in ("win_put", "win_accumulate", "win_get", "win_update", "win_create"):
+        assert result.stdout.count(f"AFTER-SHUTDOWN {op} RuntimeError") == 2, result.stdout

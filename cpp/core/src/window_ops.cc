@@ -119,8 +119,8 @@ class WindowOp : public Op {
     const TensorView& payload = args_.payload;
     double p = args_.with_p ? args_.window->p() : 0.0;
     for (const auto& peer : args_.peers) {
-      // Scaled copies: the caller may change its tensor (and self_weight
-      // scales the window) while the sends are in flight.
+      // Scaled copies, taken when the transfer starts (after any locks): from
+      // then on self_weight may scale the window while the sends are in flight.
       scaled_.push_back(ctx.pool().Acquire(payload.bytes()));
       ScaleCopy(payload.dtype, scaled_.back().data(), payload.dtype, payload.data,
                 payload.numel(), peer.second);

@@ -6,6 +6,9 @@ the requests, so the owner's Python thread takes no part.
 
 A nonblocking op's handle completes once its effect is in place at every
 peer. Put and accumulate are applied atomically with respect to win_update.
+As with every nonblocking op, leave the tensor passed to a nonblocking put or
+accumulate (and the window itself) alone until win_wait: the data is read
+when the transfer starts, after any mutexes it requires are granted.
 """
 
 import contextlib

@@ -46,4 +46,7 @@ for np in 1 2 3 4; do
   timeout -k 10 900 python -m bluefog.run.bfrun -np "$np" python tests/python/mpi_pytest.py \
     --log-dir "$BUILD/test-logs/np$np" -- -q --color=no --timeout=300 tests/python/mpi
 done
+echo "== window stress test (MPICH)"
+BLUEFOG_MPICH_EXTENSION_DIR="$BUILD/python" python -m pytest -q -p no:cacheprovider \
+  --color=no --timeout=600 tests/python/unit/test_window_stress.py -k mpich
 echo "all MPICH test suites passed"

@@ -14,11 +14,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 SCRIPT = os.path.join(ROOT, "tests", "python", "stress", "window_stress.py")
 TIME_LIMIT = 240  # seconds, enforced inside the script; the subprocess gets a bit more
 
+# Where scripts/test_mpich.sh built the MPICH variant of the module.
+MPICH_MODULE = os.environ.get("BLUEFOG_MPICH_EXTENSION_DIR")
+
 LAUNCHERS = [
     pytest.param([], {}, id="openmpi-shm"),
     # pml ob1, so that the btl choice is honoured (UCX would bypass it).
     pytest.param(["--extra-mpi-flags", "--mca pml ob1 --mca btl self,tcp"], {},
                  id="openmpi-tcp"),
+    pytest.param(["--mpirun", "mpiexec.mpich"], {"BLUEFOG_EXTENSION_DIR": MPICH_MODULE or ""},
+                 id="mpich", marks=pytest.mark.skipif(
+                     not MPICH_MODULE, reason="needs the MPICH build; scripts/test_mpich.sh "
+                     "runs this case")),
 ]
 
 

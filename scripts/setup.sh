@@ -11,18 +11,8 @@ PACKAGES=(build-essential cmake ninja-build libgtest-dev libgmock-dev
   pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-pytest-timeout
   python3-networkx python3-sklearn python3-matplotlib)
 
-missing=()
-for package in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+source "$ROOT/scripts/lib/apt.sh"
+install_missing "${PACKAGES[@]}"
 
 # Debian's torch belongs to /usr/bin/python3; the venv sees it.
 if [ ! -x .venv/bin/python ]; then

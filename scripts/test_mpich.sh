@@ -11,20 +11,9 @@ cd "$ROOT"
 # First run in a fresh clone: the common packages and the venv.
 [ -x .venv/bin/python ] || bash scripts/setup.sh
 
-missing=()
-for package in mpich libmpich-dev; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "test_mpich: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -q
-  # Open MPI keeps the plain mpicc/mpirun names: its alternatives priority
-  # is higher.
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# Open MPI keeps the plain mpicc/mpirun names: its alternatives priority is higher.
+source "$ROOT/scripts/lib/apt.sh"
+install_missing mpich libmpich-dev
 
 BUILD="$ROOT/build-mpich"
 if [ ! -f "$BUILD/build.ninja" ]; then

@@ -48,13 +48,7 @@ class AdaptWithCombine(CombineBase):
 
     def step(self, closure=None):
         loss = self._begin_step(closure)
-        if self._combines_now():
-            for param in self._names:
-                if param not in self._handles:
-                    self._start(param)
-            finish(self._handles, _copy_into)
-        self._wrapped_class.step(self)
-        self._steps_done += 1
+        self._exchange_and_step(self._combines_now(), _copy_into)
         return loss
 
 

@@ -4,7 +4,7 @@ allreduce during backward, then every rank takes the same step."""
 import torch
 
 from bluefog.torch import mpi_ops
-from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase, finish
+from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase
 
 
 def _install_gradient(param, result):
@@ -37,11 +37,5 @@ class GradientAllreduce(DistributedOptimizerBase):
 
     def step(self, closure=None):
         loss = self._begin_step(closure)
-        if self._communicates_now():
-            for param in self._names:
-                if param not in self._handles:
-                    self._start(param)
-            finish(self._handles, _install_gradient)
-        self._wrapped_class.step(self)
-        self._steps_done += 1
+        self._exchange_and_step(self._communicates_now(), _install_gradient)
         return loss

@@ -139,6 +139,18 @@ class DistributedOptimizerBase:
                              f"got {value!r}")
         self._num_steps_per_communication = int(value)
 
+    def _exchange_and_step(self, exchanging, apply):
+        """step() of the optimizers that exchange, then step: when `exchanging`,
+        starts the exchanges no hook started, waits for all and applies each
+        result; then the wrapped optimizer's step."""
+        if exchanging:
+            for param in self._names:
+                if param not in self._handles:
+                    self._start(param)
+            finish(self._handles, apply)
+        self._wrapped_class.step(self)
+        self._steps_done += 1
+
     def _begin_step(self, closure):
         """Checks the parameters and runs the closure (its backward fires the
         hooks like a user's own); returns the closure's loss."""

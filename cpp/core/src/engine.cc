@@ -33,7 +33,6 @@ constexpr auto kBusySpinWindow = std::chrono::microseconds(2000);
 constexpr auto kIdleSpinWindow = std::chrono::microseconds(100);
 constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
 constexpr int kWaitSpins = 50;
-constexpr uint8_t kErrorIsInvalidArgument = 1;
 
 struct HandleState {
   std::mutex mutex;
@@ -561,16 +560,13 @@ class Engine::Impl : public OpContext {
   void NotifyFailure(const std::shared_ptr<Job>& job) {
     Op& op = *job->op;
     RemoveActive(job);
-    MessageHeader h = op.MakeHeader(-1);
-    h.kind = MessageKind::kError;
-    h.flags = op.status().code() == StatusCode::kInvalidArgument
-                  ? kErrorIsInvalidArgument
-                  : 0;
-    h.text = op.status().message();
     auto saved = current_;
     current_ = job;
-    for (int r : op.Participants())
-      if (r != world_.rank && !dead_[r]) Send(r, h, nullptr, 0);
+    for (const auto& notice : op.FailureNotices()) {
+      int r = notice.first;
+      bool to_self_ok = notice.second.kind == MessageKind::kWindow;
+      if ((r != world_.rank || to_self_ok) && !dead_[r]) Send(r, notice.second, nullptr, 0);
+    }
     current_ = saved;
   }
 
@@ -957,6 +953,7 @@ class Engine::Impl : public OpContext {
                 std::to_string(world_.rank) + " for window '" + h.text + "'";
     }
     if (!problem.empty()) {
+      if (h.op == OpType::kWinUnlock && (h.flags & kWinUnlockAbandon)) return;
       reply.kind = MessageKind::kError;
       reply.flags = kErrorIsInvalidArgument;
       reply.text = problem;
@@ -977,13 +974,14 @@ class Engine::Impl : public OpContext {
         return;
       case OpType::kWinUnlock: {
         Window::Waiter next;
-        if (window->Unlock(a.src, &next)) {
+        if (window->Unlock({a.src, h.name, h.instance}, h.flags & kWinUnlockAbandon, &next)) {
           MessageHeader grant = reply;
           grant.name = next.key;
           grant.instance = next.instance;
           grant.op = OpType::kWinLock;
           SendReply(next.rank, grant, nullptr, 0);
         }
+        if (h.flags & kWinUnlockAbandon) return;  // the op is gone: nobody awaits a reply
         return SendReply(a.src, reply, nullptr, 0);
       }
       default:

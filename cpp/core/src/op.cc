@@ -8,6 +8,16 @@ std::string Op::Describe() const {
   return std::string(OpTypeName(id_.type)) + " '" + id_.display_name + "'";
 }
 
+std::vector<std::pair<int, MessageHeader>> Op::FailureNotices() const {
+  MessageHeader h = MakeHeader(-1);
+  h.kind = MessageKind::kError;
+  h.flags = status_.code() == StatusCode::kInvalidArgument ? kErrorIsInvalidArgument : 0;
+  h.text = status_.message();
+  std::vector<std::pair<int, MessageHeader>> notices;
+  for (int r : Participants()) notices.emplace_back(r, h);
+  return notices;
+}
+
 MessageHeader Op::MakeHeader(int32_t step) const {
   MessageHeader h;
   h.kind = MessageKind::kData;

@@ -1,5 +1,6 @@
 #include "bluefog/core/window.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -111,22 +112,30 @@ void Window::set_p(double p) {
 
 bool Window::Lock(const Waiter& waiter) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (holder_ == -1) {
-    holder_ = waiter.rank;
+  if (!held_) {
+    held_ = true;
+    holder_ = waiter;
     return true;
   }
   waiters_.push_back(waiter);
   return false;
 }
 
-bool Window::Unlock(int rank, Waiter* next) {
+bool Window::Unlock(const Waiter& waiter, bool exact, Waiter* next) {
+  auto same_op = [&](const Waiter& w) {
+    return w.rank == waiter.rank && w.key == waiter.key && w.instance == waiter.instance;
+  };
   std::lock_guard<std::mutex> lock(mutex_);
-  if (holder_ != rank) return false;
-  holder_ = -1;
+  if (exact) {
+    waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(), same_op), waiters_.end());
+  }
+  if (!held_ || holder_.rank != waiter.rank || (exact && !same_op(holder_))) return false;
+  held_ = false;
   if (waiters_.empty()) return false;
   *next = waiters_.front();
   waiters_.pop_front();
-  holder_ = next->rank;
+  held_ = true;
+  holder_ = *next;
   return true;
 }
 

@@ -59,6 +59,18 @@ class WindowOp : public Op {
     return std::vector<int>(awaiting_.begin(), awaiting_.end());
   }
 
+  // The peers serve requests rather than run a matching op, so there is
+  // nobody to tell of the failure; but a mutex this op holds or awaits must
+  // not stay taken. The owner ignores the request if this op has neither.
+  std::vector<std::pair<int, MessageHeader>> FailureNotices() const override {
+    std::vector<std::pair<int, MessageHeader>> notices;
+    if (!lock_) return notices;
+    MessageHeader h = Request(OpType::kWinUnlock);
+    h.flags = kWinUnlockAbandon;
+    for (const auto& peer : args_.peers) notices.emplace_back(peer.first, h);
+    return notices;
+  }
+
  private:
   enum class Phase { kLock, kTransfer, kUnlock, kDone };
 

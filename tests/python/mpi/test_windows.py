@@ -227,11 +227,56 @@ def test_win_mutex_holds_off_writers_that_require_it():
         bf.set_topology(None)
 
 
-def test_update_with_mutex_and_own_mutex_context(window):
-    with bf.win_mutex("w", for_self=True):
-        pass
-    bf.win_update("w", require_mutex=True)
+def test_own_mutex_is_released_and_update_with_mutex_combines(window):
+    for _ in range(2):  # a second acquisition only works if the first was released
+        with bf.win_mutex("w", for_self=True):
+            pass
+    bf.win_put(window, "w")
     settle()
+    got = bf.win_update("w", require_mutex=True, clone=True)
+    in_ranks = bf.in_neighbor_ranks()
+    want = (value(ME) + sum((value(r) for r in in_ranks),
+                            torch.zeros(7, dtype=torch.float64))) / (len(in_ranks) + 1)
+    assert torch.allclose(got, want)
+    settle()
+
+
+def mutex_free_within(name, ranks, seconds):
+    """Whether win_mutex on `ranks` can be taken (and is then released) within `seconds`."""
+    from bluefog import _bluefog
+    handle = _bluefog.win_mutex_nonblocking(name, ranks, True)
+    deadline = time.monotonic() + seconds
+    while not bf.win_poll(handle) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not bf.win_poll(handle):
+        return False
+    bf.win_wait(handle)
+    bf.win_wait(_bluefog.win_mutex_nonblocking(name, ranks, False))
+    return True
+
+
+@pytest.mark.skipif(N < 3, reason="needs a writer and two targets")
+def test_a_failed_op_releases_the_mutexes_it_took():
+    """Rank 0 locks rank 1's window, then finds rank 2 has no such window:
+    its put fails with ValueError, and rank 1's mutex must not stay taken."""
+    from bluefog import _bluefog
+    bf.set_topology(topology_util.FullyConnectedGraph(N))
+    try:
+        tensor = value(ME)
+        bf.win_create(tensor, "half")
+        if ME == 2:
+            _bluefog.win_free("half")  # as if rank 2 had freed it alone
+        bf.barrier()
+        if ME == 0:
+            with pytest.raises(ValueError, match="rank 2 has no window 'half'"):
+                bf.win_put(tensor, "half", dst_weights=[1, 2], require_mutex=True)
+        bf.barrier()
+        if ME in (0, 1):
+            assert mutex_free_within("half", [1], 10), "rank 1's mutex stayed taken"
+        bf.barrier()
+        bf.win_free("half")
+    finally:
+        bf.set_topology(None)
 
 
 def test_bad_arguments_raise_clear_errors(window):

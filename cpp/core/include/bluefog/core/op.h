@@ -82,6 +82,10 @@ class Op {
 
   // Header pre-filled with this op's identity.
   MessageHeader MakeHeader(int32_t step) const;
+  // What the engine sends when this op failed, (rank, header) each: by
+  // default an error notice to every participant, whose matching op would
+  // otherwise wait for data that will never come.
+  virtual std::vector<std::pair<int, MessageHeader>> FailureNotices() const;
   // Checks that a peer's header describes the same op; fails the op and
   // returns false if not.
   bool CheckPeer(const Arrival& arrival, DataType dtype,

@@ -51,15 +51,18 @@ class Window {
   void set_p(double p);
 
   // The distributed mutex on this window (engine thread only): Lock returns
-  // true when `rank` holds it now; otherwise it is queued and gets it in
-  // order. Unlock returns the next holder's waiting request, if any.
+  // true when the waiter holds it now; otherwise it is queued and gets it in
+  // order. Unlock releases it if `rank` holds it (any of its ops, since
+  // win_mutex locks and unlocks with two ops; with `exact`, only the op
+  // `waiter` names, which is also dropped from the queue) and returns the
+  // next holder's request, if any.
   struct Waiter {
     int rank;
     std::string key;
     uint64_t instance;
   };
   bool Lock(const Waiter& waiter);
-  bool Unlock(int rank, Waiter* next);
+  bool Unlock(const Waiter& waiter, bool exact, Waiter* next);
 
  private:
   struct Buffer {
@@ -73,7 +76,8 @@ class Window {
   std::mutex mutex_;
   std::map<int, Buffer> buffers_;
   double p_ = 1.0;
-  int holder_ = -1;
+  bool held_ = false;
+  Waiter holder_{};
   std::deque<Waiter> waiters_;
 };
 

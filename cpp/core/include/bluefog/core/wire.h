@@ -36,6 +36,12 @@ enum class OpType : uint8_t {
 
 const char* OpTypeName(OpType type);
 
+// MessageHeader::flags of a kError message: the failure was a bad argument.
+constexpr uint8_t kErrorIsInvalidArgument = 1;
+// MessageHeader::flags of a kWinUnlock request: the op gives up, so release
+// the mutex only if this very op (name, instance) holds or awaits it.
+constexpr uint8_t kWinUnlockAbandon = 2;
+
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;
   OpType op = OpType::kAllreduce;

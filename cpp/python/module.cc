@@ -33,6 +33,9 @@ at::Tensor Synchronize(int64_t handle) {
 
 PYBIND11_MODULE(_bluefog, m) {
   m.doc() = "bluefog native module";
+  // Subclasses of RuntimeError, so that existing `except RuntimeError` keeps working.
+  py::register_exception<bluefog::TimeoutError>(m, "OpTimeoutError", PyExc_RuntimeError);
+  py::register_exception<bluefog::PeerFailureError>(m, "PeerFailureError", PyExc_RuntimeError);
   BindTopology(m);
   BindWindows(m);
   m.def("init", [] {
@@ -42,6 +45,10 @@ PYBIND11_MODULE(_bluefog, m) {
   m.def("shutdown", [] {
     py::gil_scoped_release no_gil;
     api::shutdown();
+  });
+  m.def("abort", [](const std::string& reason, bool consequence) {
+    py::gil_scoped_release no_gil;
+    api::abort(reason, consequence);
   });
   m.def("is_initialized", &api::is_initialized);
   m.def("size", &api::size);

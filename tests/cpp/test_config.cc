@@ -52,6 +52,7 @@ TEST(Config, DefaultsWhenUnset) {
   EXPECT_EQ(c.nodes_per_machine, 0);
   EXPECT_EQ(c.mpi_thread_level, 3);
   EXPECT_DOUBLE_EQ(c.stall_warning_seconds, 60.0);
+  EXPECT_DOUBLE_EQ(c.op_timeout_seconds, 1800.0);
   EXPECT_EQ(c.log_level, d.log_level);
   EXPECT_EQ(c.fusion_threshold_bytes, d.fusion_threshold_bytes);
   // Every documented variable is looked up.
@@ -59,7 +60,7 @@ TEST(Config, DefaultsWhenUnset) {
        {"BLUEFOG_LOG_LEVEL", "BLUEFOG_LOG_HIDE_TIME", "BLUEFOG_TIMELINE",
         "BLUEFOG_FUSION_THRESHOLD", "BLUEFOG_CYCLE_TIME",
         "BLUEFOG_NODES_PER_MACHINE", "BLUEFOG_MPI_THREAD_LEVEL",
-        "BLUEFOG_STALL_WARNING_SECONDS"}) {
+        "BLUEFOG_STALL_WARNING_SECONDS", "BLUEFOG_OP_TIMEOUT_SECONDS"}) {
     int count = 0;
     for (auto& a : asked) count += a == name;
     EXPECT_EQ(count, 1) << name;
@@ -186,6 +187,14 @@ TEST(Config, StallWarningSeconds) {
 TEST(Config, StallWarningSecondsMalformed) {
   for (const char* v : {"0", "-1", "0.0", "nan", "inf", "soon", ""})
     ExpectMalformed("BLUEFOG_STALL_WARNING_SECONDS", v);
+}
+
+TEST(Config, OpTimeoutSeconds) {
+  EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_OP_TIMEOUT_SECONDS", "2.5"}}).op_timeout_seconds, 2.5);
+  // 0 turns the deadline off.
+  EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_OP_TIMEOUT_SECONDS", "0"}}).op_timeout_seconds, 0.0);
+  for (const char* v : {"-1", "nan", "inf", "never", ""})
+    ExpectMalformed("BLUEFOG_OP_TIMEOUT_SECONDS", v);
 }
 
 TEST(Config, AllVariablesTogether) {

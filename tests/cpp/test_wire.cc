@@ -90,12 +90,25 @@ TEST(Wire, FullHeaderRoundTrips) {
 }
 
 TEST(Wire, EveryKindRoundTrips) {
-  for (MessageKind kind : {MessageKind::kData, MessageKind::kError,
-                           MessageKind::kProbe, MessageKind::kProbeReply}) {
+  for (MessageKind kind :
+       {MessageKind::kData, MessageKind::kError, MessageKind::kProbe,
+        MessageKind::kProbeReply, MessageKind::kWindow, MessageKind::kClosing,
+        MessageKind::kGone, MessageKind::kAbort, MessageKind::kAbortAck}) {
     MessageHeader in = FullHeader();
     in.kind = kind;
     EXPECT_EQ(RoundTrip(in).kind, kind);
   }
+}
+
+TEST(Wire, UnknownKindIsRejected) {
+  MessageHeader in = FullHeader();
+  std::vector<char> bytes;
+  EncodeMessage(in, nullptr, 0, &bytes);
+  bytes[4] = static_cast<char>(static_cast<uint8_t>(MessageKind::kAbortAck) + 1);
+  MessageHeader out;
+  const char* payload = nullptr;
+  size_t payload_bytes = 0;
+  EXPECT_FALSE(DecodeMessage(bytes.data(), bytes.size(), &out, &payload, &payload_bytes));
 }
 
 TEST(Wire, EveryOpTypeRoundTrips) {

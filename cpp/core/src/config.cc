@@ -107,6 +107,8 @@ Config ParseConfig(const EnvLookup& lookup) {
     if (config.stall_warning_seconds <= 0)
       Malformed("BLUEFOG_STALL_WARNING_SECONDS", v, "a number > 0");
   }
+  if (get("BLUEFOG_OP_TIMEOUT_SECONDS", &v))
+    config.op_timeout_seconds = ParseDouble("BLUEFOG_OP_TIMEOUT_SECONDS", v, 0.0);
   return config;
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -21,6 +22,7 @@
 #include "bluefog/core/tensor.h"
 #include "bluefog/core/transport.h"
 #include "bluefog/core/window.h"
+#include "peers.h"
 
 namespace bluefog {
 namespace {
@@ -33,6 +35,16 @@ constexpr auto kBusySpinWindow = std::chrono::microseconds(2000);
 constexpr auto kIdleSpinWindow = std::chrono::microseconds(100);
 constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
 constexpr int kWaitSpins = 50;
+// How long a deadline waits for the peers' answers on what they are doing.
+constexpr auto kDeadlineProbeWait = std::chrono::seconds(2);
+// A rank exiting on an error waits this long at most for its peers to
+// acknowledge, then this long more so that their scripts can report the
+// error before the launcher kills them.
+constexpr auto kAbortAckWait = std::chrono::seconds(2);
+constexpr auto kAbortGrace = std::chrono::milliseconds(300);
+// A send to a rank that has shut down that has not completed this long after
+// its goodbye never will.
+constexpr auto kGoneSendGrace = std::chrono::seconds(1);
 
 struct HandleState {
   std::mutex mutex;
@@ -46,6 +58,9 @@ struct Job {
   std::shared_ptr<HandleState> handle;
   bool failure_sent = false;  // peers were told this op failed
   bool completed = false;     // the waiter was woken
+  // The op's deadline counts from here: its start, its last message or
+  // completed send.
+  std::chrono::steady_clock::time_point last_progress;
 };
 
 struct OpKey {
@@ -98,10 +113,20 @@ struct PendingReceive {
   std::shared_ptr<Incoming> incoming;
 };
 
+// Asking peers whether they posted an op, and what they are doing: for a
+// stall warning, at a deadline, or when a peer starts shutting down.
 struct StallProbe {
+  struct Answer {
+    int rank;
+    bool posted;
+    std::string doing;
+  };
   std::shared_ptr<Job> job;
   std::set<int> awaiting;
-  std::vector<int> not_posted;
+  std::vector<Answer> answers;
+  bool report_stall = false;  // log what the answers say
+  bool for_deadline = false;  // fail the op with the answers
+  std::chrono::steady_clock::time_point sent;
 };
 
 bool ProcessAlive(int pid) {
@@ -144,15 +169,38 @@ class Engine::Impl : public OpContext {
     state_ = State::kRunning;
   }
 
-  void Stop() {
+  void Stop() { StopThread(""); }
+
+  // Exiting on an error: tell every peer why, fail what is pending here,
+  // give the peers a moment to acknowledge, and stop without MPI_Finalize
+  // (which would wait for ranks that may never get there).
+  void Abort(const std::string& reason, bool consequence) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      abort_is_consequence_ = consequence;
+    }
+    StopThread(reason.empty() ? "aborted" : reason);
+  }
+
+  void StopThread(const std::string& abort_reason) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (state_ != State::kRunning) return;
-      stop_requested_ = true;
-      suspended_ = false;
+      if (!abort_reason.empty()) {
+        abort_reason_ = abort_reason;
+        abort_flag_ = true;
+      }
+      if (stop_requested_ && abort_reason.empty()) {
+        // Another thread is stopping it already; wait for that.
+      } else {
+        stop_requested_ = true;
+        stop_flag_ = true;
+        suspended_ = false;
+      }
     }
     cv_.notify_all();
-    thread_.join();
+    std::lock_guard<std::mutex> join(join_mutex_);
+    if (thread_.joinable()) thread_.join();
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = State::kStopped;
   }
@@ -163,6 +211,9 @@ class Engine::Impl : public OpContext {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       CheckRunning();
+      if (stop_requested_)
+        throw Error(std::string(OpTypeName(type)) +
+                    ": bluefog is shutting down on this rank; no new ops are accepted");
       OpIdentity id;
       id.type = type;
       id.key = name.empty() ? std::string("\x01") + OpTypeName(type) : name;
@@ -273,7 +324,7 @@ class Engine::Impl : public OpContext {
     if ((dst == world_.rank && !to_self_ok) || dst < 0 || dst >= world_.size)
       throw Error("internal error: op sends to invalid rank " +
                   std::to_string(dst));
-    if (dead_[dst]) return;  // the op fails through its participants
+    if (!peers_.reachable(dst)) return;  // the op fails through its participants
     auto bytes_out = std::make_unique<std::vector<char>>();
     MessageHeader h = header;
     h.payload_bytes = bytes;
@@ -354,7 +405,7 @@ class Engine::Impl : public OpContext {
     }
     if (status.ok()) {
       SetLogRank(world_.rank);
-      dead_.assign(world_.size, false);
+      peers_.Reset(transport_.pids(), transport_.hosts());
       received_from_.assign(world_.size, 0);
       BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
                     << ", local rank " << world_.local_rank << " of "
@@ -369,13 +420,18 @@ class Engine::Impl : public OpContext {
     cv_.notify_all();
     if (!status.ok()) return;
     Loop();
-    bool peers_alive = true;
-    for (int r = 0; r < world_.size; ++r) {
-      if (r != world_.rank && (dead_[r] || (transport_.same_host(r) &&
-                                             !ProcessAlive(transport_.pid_of(r)))))
-        peers_alive = false;
+    if (abort_flag_) {
+      RunAbort();
+      return;  // no MPI_Finalize: it would wait for every other rank
     }
-    transport_.Finalize(peers_alive);
+    SayGoodbye();
+    for (int r = 0; r < world_.size; ++r)
+      if (r != world_.rank) CheckAlive(r);
+    if (!peers_.any_lost()) {
+      transport_.Finalize();
+    } else {
+      BF_LOG(kWarning) << "skipping MPI_Finalize because a peer failed or died";
+    }
   }
 
   void Loop() {
@@ -385,6 +441,11 @@ class Engine::Impl : public OpContext {
     const auto max_sleep = std::chrono::microseconds(
         std::max<int64_t>(10, static_cast<int64_t>(config_.cycle_time_ms * 1000)));
     while (true) {
+      if (abort_flag_) return;
+      if (stop_flag_ && !closing_sent_) {
+        closing_sent_ = true;
+        TellPeers(MessageKind::kClosing, "");
+      }
       bool progressed = StartQueued();
       progressed |= PollIncoming();
       progressed |= PollReceives();
@@ -394,6 +455,7 @@ class Engine::Impl : public OpContext {
       if (now - last_check >= kCheckPeriod) {
         last_check = now;
         CheckPeers();
+        CheckDeparted(now);
         CheckStalls(now);
         if (ShutdownStuck(now, last_progress)) break;
       }
@@ -449,6 +511,10 @@ class Engine::Impl : public OpContext {
       job->op->Fail(Status::Failure(
           "bluefog shut down while " + job->op->Describe() +
           " was still waiting for ranks " + RankList(job->op->WaitingOn())));
+      if (!job->failure_sent) {
+        job->failure_sent = true;
+        SendNotices(*job->op);
+      }
       MaybeComplete(job);
     }
     BF_LOG(kError) << "shutdown gave up on " << stuck.size()
@@ -473,18 +539,25 @@ class Engine::Impl : public OpContext {
     const OpIdentity& id = op.id();
     op.start_time = Clock::now();
     op.last_stall_report = op.start_time;
+    job->last_progress = op.start_time;
     uint64_t& started = started_[id.key];
     started = std::max(started, id.instance + 1);
     OpKey key{id.key, id.instance};
     active_[key] = job;
     BF_LOG(kDebug) << "start " << op.Describe() << " instance " << id.instance;
+    // A rank that left normally may have done its part before it left (its
+    // messages wait below); one that failed or died has not.
+    std::vector<int> closing;
+    bool any_lost = false;
     for (int r : op.Participants()) {
-      if (r >= 0 && r < world_.size && dead_[r]) {
-        FailJob(job, Status::Failure(DeadMessage(r, op)), true);
-        break;
-      }
+      if (r < 0 || r >= world_.size || r == world_.rank) continue;
+      any_lost |= peers_.lost(r);
+      if (peers_.state(r) == PeerTable::State::kClosing) closing.push_back(r);
     }
+    if (any_lost) FailJob(job, LostStatus(CulpritAmong(op.Participants()), op), true);
     Guarded(job, [&] { op.Start(*this); });
+    // A rank in shutdown runs only what it posted before: ask.
+    if (!closing.empty() && !op.finished()) SendProbes(job, closing);
     // Deliver what arrived before the op was posted.
     auto parked = unexpected_.find(key);
     if (parked != unexpected_.end()) {
@@ -498,6 +571,7 @@ class Engine::Impl : public OpContext {
         }
       }
     }
+    if (!op.finished()) CheckDeparted(job);
     MaybeComplete(job);
   }
 
@@ -532,12 +606,15 @@ class Engine::Impl : public OpContext {
         WarnUnconsumed(arrival.src, arrival.header);
       return;
     }
+    job->last_progress = Clock::now();
     if (arrival.header.kind == MessageKind::kError) {
       std::string text = "peer rank " + std::to_string(arrival.src) +
                          " reported: " + arrival.header.text;
-      Status s = (arrival.header.flags & kErrorIsInvalidArgument)
-                     ? Status::Invalid(text)
-                     : Status::Failure(text);
+      uint8_t code = arrival.header.flags;
+      Status s(code > 0 && code <= static_cast<uint8_t>(StatusCode::kPeerFailure)
+                   ? static_cast<StatusCode>(code)
+                   : StatusCode::kFailure,
+               text);
       // Pass it on: our peers need not be the sender's (neighbour ops), and
       // one of them may be waiting for data we will now never send.
       FailJob(job, s, true);
@@ -558,16 +635,21 @@ class Engine::Impl : public OpContext {
 
   // Tells the op's peers so they fail too instead of waiting forever.
   void NotifyFailure(const std::shared_ptr<Job>& job) {
-    Op& op = *job->op;
     RemoveActive(job);
-    auto saved = current_;
-    current_ = job;
+    SendNotices(*job->op);
+  }
+
+  // Failure notices are control messages: the failed op does not wait for
+  // them to be sent (its peer may have gone and never read them).
+  void SendNotices(const Op& op) {
     for (const auto& notice : op.FailureNotices()) {
       int r = notice.first;
       bool to_self_ok = notice.second.kind == MessageKind::kWindow;
-      if ((r != world_.rank || to_self_ok) && !dead_[r]) Send(r, notice.second, nullptr, 0);
+      if ((r == world_.rank && !to_self_ok) || !peers_.reachable(r)) continue;
+      std::vector<char> bytes;
+      EncodeMessage(notice.second, nullptr, 0, &bytes);
+      SendControl(r, std::move(bytes));
     }
-    current_ = saved;
   }
 
   std::string PrefixRank(const std::string& message) const {
@@ -601,10 +683,7 @@ class Engine::Impl : public OpContext {
     Status status = op.status();
     BF_LOG(kDebug) << "done " << op.Describe() << " instance " << op.id().instance
                    << (status.ok() ? "" : ": " + status.message());
-    if (!status.ok())
-      status = status.code() == StatusCode::kInvalidArgument
-                   ? Status::Invalid(PrefixRank(status.message()))
-                   : Status::Failure(PrefixRank(status.message()));
+    if (!status.ok()) status = status.WithMessage(PrefixRank(status.message()));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (op.id().key[0] != '\x01') inflight_names_.erase(op.id().key);
@@ -664,6 +743,9 @@ class Engine::Impl : public OpContext {
       return;
     }
     const MessageHeader& h = a.header;
+    if (IsLifecycle(h.kind)) return OnLifecycle(src, h);
+    if (aborting_) return;
+    if (!peers_.reachable(src)) return;  // a failed rank's late messages
     if (h.kind == MessageKind::kProbe) return AnswerProbe(src, h);
     if (h.kind == MessageKind::kProbeReply) return TakeProbeReply(src, h);
     if (h.kind == MessageKind::kWindow) return ReceiveWindowRequest(incoming, inline_data,
@@ -762,6 +844,7 @@ class Engine::Impl : public OpContext {
       for (SendPart& part : done.parts) {
         auto& job = part.job;
         job->op->pending_sends--;
+        job->last_progress = Clock::now();
         if (!error.empty()) {
           FailJob(job, Status::Failure("sending to rank " + std::to_string(done.dst) +
                                        " failed: " + error), true);
@@ -774,29 +857,124 @@ class Engine::Impl : public OpContext {
     return progressed;
   }
 
-  // ---- liveness and stalls ----
-  std::string DeadMessage(int r, const Op& op) const {
-    return "rank " + std::to_string(r) + " (pid " +
-           std::to_string(transport_.pid_of(r)) + ") has died; " + op.Describe() +
-           " cannot complete";
+  // ---- liveness: dead processes, lifecycle notices, stalls, deadlines ----
+  static bool IsLifecycle(MessageKind kind) {
+    return kind == MessageKind::kClosing || kind == MessageKind::kGone ||
+           kind == MessageKind::kAbort || kind == MessageKind::kAbortAck;
   }
 
   void CheckPeers() {
+    for (size_t i = 0; i < orphaned_receives_.size();) {
+      std::string error;
+      if (transport_.Test(orphaned_receives_[i].request, &error)) {
+        orphaned_receives_[i] = std::move(orphaned_receives_.back());
+        orphaned_receives_.pop_back();
+      } else {
+        ++i;
+      }
+    }
     std::set<int> watched;
     for (auto& entry : active_)
       for (int r : entry.second->op->Participants()) watched.insert(r);
     for (auto& send : sends_) watched.insert(send.dst);
-    for (int r : watched) {
-      if (r == world_.rank || r < 0 || r >= world_.size || dead_[r]) continue;
-      if (transport_.same_host(r) && !ProcessAlive(transport_.pid_of(r)))
-        PeerDied(r);
+    // A dead holder of one of our window mutexes would keep it forever.
+    for (const auto& window : windows_.All())
+      for (int r : window->MutexRanks()) watched.insert(r);
+    for (int r : watched)
+      if (r != world_.rank && r >= 0 && r < world_.size) CheckAlive(r);
+  }
+
+  // Same-host peers only: pid liveness says nothing across machines.
+  // A rank that said goodbye may exit whenever it likes.
+  void CheckAlive(int r) {
+    if (peers_.lost(r) || peers_.state(r) == PeerTable::State::kGone ||
+        !transport_.same_host(r) || ProcessAlive(transport_.pid_of(r)))
+      return;
+    if (peers_.MarkDead(r)) {
+      BF_LOG(kError) << peers_.Why(r) << "; failing the ops that need it";
+      PeerLost(r);
     }
   }
 
-  void PeerDied(int r) {
-    dead_[r] = true;
-    BF_LOG(kError) << "rank " << r << " (pid " << transport_.pid_of(r)
-                   << ") has died; failing the ops that need it";
+  void OnLifecycle(int src, const MessageHeader& h) {
+    switch (h.kind) {
+      case MessageKind::kAbortAck:
+        awaiting_acks_.erase(src);
+        return;
+      case MessageKind::kAbort:
+        if (peers_.MarkFailed(src, h.text)) {
+          // A rank that exits because another one failed adds nothing to
+          // that one's report.
+          if (h.flags & kAbortIsConsequence) {
+            BF_LOG(kInfo) << peers_.Why(src) << "; failing the ops that need it";
+          } else {
+            BF_LOG(kError) << peers_.Why(src) << "; failing the ops that need it";
+          }
+          PeerLost(src);
+        }
+        TellPeer(src, MessageKind::kAbortAck, "", /*even_if_unreachable=*/true);
+        return;
+      case MessageKind::kClosing:
+        if (!peers_.MarkClosing(src)) return;
+        // Ops waiting on it complete only if it posted them before.
+        for (auto& job : ActiveJobs())
+          if (Contains(job->op->WaitingOn(), src)) SendProbes(job, {src});
+        return;
+      case MessageKind::kGone:
+        if (peers_.MarkGone(src)) {
+          ReleaseWindowsOf(src);
+          CheckDeparted(Clock::now());
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  std::vector<std::shared_ptr<Job>> ActiveJobs() const {
+    std::vector<std::shared_ptr<Job>> jobs;
+    for (auto& entry : active_) jobs.push_back(entry.second);
+    return jobs;
+  }
+
+  static bool Contains(const std::vector<int>& ranks, int r) {
+    return std::find(ranks.begin(), ranks.end(), r) != ranks.end();
+  }
+
+  // A failed or dead rank: nothing more comes from it, and nothing sent to
+  // it will be read. Every op that needs it fails, now and later.
+  void PeerLost(int r) {
+    AbandonSendsTo(r);
+    // Payloads it was sending will not arrive; their ops fail below. MPI
+    // may still finish such a receive while it progresses others, so its
+    // buffer stays alive until then.
+    for (size_t i = 0; i < receives_.size();) {
+      if (receives_[i].incoming->arrival.src != r) {
+        ++i;
+        continue;
+      }
+      orphaned_receives_.push_back(std::move(receives_[i]));
+      receives_[i] = std::move(receives_.back());
+      receives_.pop_back();
+    }
+    auto queued = outbox_.find(r);
+    if (queued != outbox_.end()) {
+      auto messages = std::move(queued->second);
+      outbox_.erase(queued);
+      for (QueuedMessage& m : messages) {
+        m.part.job->op->pending_sends--;
+        m.part.job->op->Fail(LostStatus(r, *m.part.job->op));
+        MaybeComplete(m.part.job);
+      }
+    }
+    for (auto& job : ActiveJobs())
+      if (Contains(job->op->Participants(), r)) FailJob(job, LostStatus(r, *job->op), true);
+    ReleaseWindowsOf(r);
+  }
+
+  // Sends to `r` that will never be read: their ops fail (if they have not
+  // already) and stop waiting for them.
+  void AbandonSendsTo(int r) {
     for (size_t i = 0; i < sends_.size();) {
       if (sends_[i].dst != r) {
         ++i;
@@ -808,29 +986,167 @@ class Engine::Impl : public OpContext {
       sends_.pop_back();
       for (SendPart& part : abandoned.parts) {
         part.job->op->pending_sends--;
-        part.job->op->Fail(Status::Failure(DeadMessage(r, *part.job->op)));
+        part.job->op->Fail(LostStatus(r, *part.job->op));
         MaybeComplete(part.job);
       }
     }
-    auto queued = outbox_.find(r);
-    if (queued != outbox_.end()) {
-      auto messages = std::move(queued->second);
-      outbox_.erase(queued);
-      for (QueuedMessage& m : messages) {
-        m.part.job->op->pending_sends--;
-        m.part.job->op->Fail(Status::Failure(DeadMessage(r, *m.part.job->op)));
-        MaybeComplete(m.part.job);
+  }
+
+  // The unreachable rank an error about `ranks` should name: peers that left
+  // may have left because another one died or failed, so a dead or failed
+  // rank comes first, then the one that left first.
+  int CulpritAmong(const std::vector<int>& ranks) {
+    for (int r : ranks)
+      if (r >= 0 && r < world_.size && r != world_.rank && peers_.reachable(r)) CheckAlive(r);
+    int culprit = -1;
+    for (int r : ranks) {
+      if (r < 0 || r >= world_.size || r == world_.rank || peers_.reachable(r)) continue;
+      if (culprit < 0 || peers_.state(r) > peers_.state(culprit) ||
+          (peers_.state(r) == peers_.state(culprit) && peers_.since(r) < peers_.since(culprit)))
+        culprit = r;
+    }
+    return culprit;
+  }
+
+  Status LostStatus(int r, const Op& op) const {
+    return Status::PeerFailure(peers_.Why(r) + "; " + op.Describe() + " cannot complete");
+  }
+
+  // Ranks that shut down normally finished all their ops first, and their
+  // last messages arrived before their goodbye. So an op still waiting for
+  // such a rank's message (not for a payload already on its way) waits for
+  // an op that rank never posted; and a send to it that is still pending
+  // shortly after its goodbye will never be read.
+  void CheckDeparted(Clock::time_point now) {
+    for (auto& job : ActiveJobs()) CheckDeparted(job);
+    for (int r = 0; r < world_.size; ++r)
+      if (peers_.state(r) == PeerTable::State::kGone && now - peers_.since(r) >= kGoneSendGrace)
+        AbandonSendsTo(r);
+  }
+
+  void CheckDeparted(const std::shared_ptr<Job>& job) {
+    Op& op = *job->op;
+    if (op.finished()) return;
+    std::vector<int> never;
+    for (int r : op.WaitingOn())
+      if (r >= 0 && r < world_.size && peers_.state(r) == PeerTable::State::kGone &&
+          !PayloadOnItsWay(job, r))
+        never.push_back(r);
+    if (never.empty()) return;
+    int r = CulpritAmong(never);
+    FailJob(job, Status::PeerFailure(peers_.Why(r) + " without posting " + op.Describe()),
+            true);
+  }
+
+  bool PayloadOnItsWay(const std::shared_ptr<Job>& job, int src) const {
+    for (const auto& receive : receives_)
+      if (receive.incoming->arrival.src == src && receive.incoming->target.lock() == job)
+        return true;
+    return false;
+  }
+
+  // A window mutex held or awaited by a rank that is gone stays taken
+  // otherwise.
+  void ReleaseWindowsOf(int r) {
+    for (const auto& window : windows_.All()) {
+      for (const Window::Waiter& next : window->ReleaseRank(r)) {
+        MessageHeader grant;
+        grant.kind = MessageKind::kData;
+        grant.op = OpType::kWinLock;
+        grant.step = 1;
+        grant.name = next.key;
+        grant.instance = next.instance;
+        grant.text = window->name();
+        grant.dtype = window->tensor().dtype;
+        grant.shape = window->tensor().shape;
+        SendReply(next.rank, grant, nullptr, 0);
       }
     }
-    std::vector<std::shared_ptr<Job>> affected;
-    for (auto& entry : active_) {
-      auto participants = entry.second->op->Participants();
-      if (std::find(participants.begin(), participants.end(), r) !=
-          participants.end())
-        affected.push_back(entry.second);
+  }
+
+  void TellPeer(int dst, MessageKind kind, const std::string& text,
+                bool even_if_unreachable = false, uint8_t flags = 0) {
+    if (dst == world_.rank || (!peers_.reachable(dst) && !even_if_unreachable)) return;
+    MessageHeader h;
+    h.kind = kind;
+    h.flags = flags;
+    h.text = text;
+    std::vector<char> bytes;
+    EncodeMessage(h, nullptr, 0, &bytes);
+    SendControl(dst, std::move(bytes));
+  }
+
+  void TellPeers(MessageKind kind, const std::string& text, uint8_t flags = 0) {
+    for (int r = 0; r < world_.size; ++r) TellPeer(r, kind, text, false, flags);
+  }
+
+  // Polls until the control messages went out (they are small, so MPI sends
+  // them eagerly) or `limit` passed.
+  void DrainControlSends(Clock::duration limit) {
+    auto end = Clock::now() + limit;
+    while (!control_sends_.empty() && Clock::now() < end) {
+      PollControlSends();
+      std::this_thread::yield();
     }
-    for (auto& job : affected)
-      FailJob(job, Status::Failure(DeadMessage(r, *job->op)), true);
+  }
+
+  void SayGoodbye() {
+    TellPeers(MessageKind::kGone, "");
+    DrainControlSends(std::chrono::seconds(1));
+  }
+
+  void RunAbort() {
+    aborting_ = true;
+    std::string reason;
+    bool consequence;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reason = abort_reason_;
+      consequence = abort_is_consequence_;
+    }
+    if (consequence) {
+      BF_LOG(kInfo) << "exiting on an error (" << reason << "); telling the other ranks";
+    } else {
+      BF_LOG(kError) << "exiting on an error (" << reason << "); telling the other ranks";
+    }
+    for (int r = 0; r < world_.size; ++r)
+      if (r != world_.rank && peers_.reachable(r)) awaiting_acks_.insert(r);
+    TellPeers(MessageKind::kAbort, reason, consequence ? kAbortIsConsequence : 0);
+    FailEverything(Status::Failure("this rank is exiting on an error (" + reason + ")"));
+    auto end = Clock::now() + kAbortAckWait;
+    while (!awaiting_acks_.empty() && Clock::now() < end) {
+      if (!PollIncoming()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      PollControlSends();
+    }
+    if (!awaiting_acks_.empty())
+      BF_LOG(kWarning) << "ranks " << RankList({awaiting_acks_.begin(), awaiting_acks_.end()})
+                       << " did not acknowledge this rank's exit";
+    std::this_thread::sleep_for(kAbortGrace);
+  }
+
+  // Completes every handle with `status` (queued ops too), without telling
+  // peers: used when this rank exits.
+  void FailEverything(const Status& status) {
+    std::deque<std::shared_ptr<Job>> queued;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queued.swap(queue_);
+    }
+    std::vector<std::shared_ptr<Job>> jobs(queued.begin(), queued.end());
+    for (auto& job : ActiveJobs()) jobs.push_back(job);
+    for (auto& send : sends_) {
+      transport_.Abandon(send.request);
+      for (auto& part : send.parts) jobs.push_back(part.job);
+    }
+    for (auto& entry : outbox_)
+      for (auto& m : entry.second) jobs.push_back(m.part.job);
+    sends_.clear();
+    outbox_.clear();
+    for (auto& job : jobs) {
+      job->op->pending_sends = 0;
+      job->op->Fail(status);
+      MaybeComplete(job);
+    }
   }
 
   void CheckStalls(Clock::time_point now) {
@@ -850,18 +1166,59 @@ class Engine::Impl : public OpContext {
                             "this rank has not posted the op yet";
       }
     }
-    for (auto& entry : active_) {
-      auto job = entry.second;
+    auto timeout = std::chrono::duration<double>(config_.op_timeout_seconds);
+    for (auto& job : ActiveJobs()) {
       Op& op = *job->op;
-      if (op.finished() || now - op.last_stall_report < limit) continue;
+      if (op.finished() && op.pending_sends == 0) continue;
+      auto probe = probes_.find(OpKey{op.id().key, op.id().instance});
+      bool deadline_pending = probe != probes_.end() && probe->second.for_deadline;
+      if (deadline_pending) {
+        if (now - probe->second.sent >= kDeadlineProbeWait) FailAtDeadline(probe->second);
+        continue;
+      }
+      if (config_.op_timeout_seconds > 0 && now - job->last_progress >= timeout) {
+        SendProbes(job, ProbeTargets(op), false, true);
+        continue;
+      }
+      if (now - op.last_stall_report < limit) continue;
       op.last_stall_report = now;
-      double waited =
-          std::chrono::duration<double>(now - op.start_time).count();
+      double waited = std::chrono::duration<double>(now - op.start_time).count();
       BF_LOG(kWarning) << op.Describe() << " has waited " << static_cast<int>(waited)
                        << " s for data from ranks " << RankList(op.WaitingOn())
                        << "; asking its peers whether they posted it";
-      SendProbes(job);
+      SendProbes(job, ProbeTargets(op), true, false);
     }
+  }
+
+  // The ranks to ask about an op that waits: those it waits for, else all
+  // of its peers (it may wait for a send to complete).
+  std::vector<int> ProbeTargets(const Op& op) const {
+    std::vector<int> ranks = op.WaitingOn();
+    if (ranks.empty()) ranks = op.Participants();
+    std::vector<int> targets;
+    for (int r : ranks)
+      if (r != world_.rank && r >= 0 && r < world_.size && peers_.reachable(r))
+        targets.push_back(r);
+    return targets;
+  }
+
+  void FailAtDeadline(StallProbe& probe) {
+    auto job = probe.job;
+    const Op& op = *job->op;
+    double idle = std::chrono::duration<double>(Clock::now() - job->last_progress).count();
+    std::ostringstream text;
+    text << op.Describe() << " timed out: no progress for " << static_cast<int>(idle)
+         << " s (BLUEFOG_OP_TIMEOUT_SECONDS=" << config_.op_timeout_seconds
+         << ") while waiting for ranks " << RankList(op.WaitingOn());
+    std::vector<StallProbe::Answer> answers = probe.answers;
+    std::sort(answers.begin(), answers.end(),
+              [](const auto& a, const auto& b) { return a.rank < b.rank; });
+    for (const auto& answer : answers)
+      text << "; rank " << answer.rank << (answer.posted ? " posted it" : " has not posted it")
+           << " and is " << answer.doing;
+    for (int r : probe.awaiting) text << "; rank " << r << " did not answer";
+    probes_.erase(OpKey{op.id().key, op.id().instance});
+    FailJob(job, Status::Timeout(text.str()), true);
   }
 
   static std::string DisplayName(const MessageHeader& h) {
@@ -870,31 +1227,42 @@ class Engine::Impl : public OpContext {
     return h.name;
   }
 
-  void SendProbes(const std::shared_ptr<Job>& job) {
+  void SendProbes(const std::shared_ptr<Job>& job, const std::vector<int>& ranks,
+                  bool report_stall = false, bool for_deadline = false) {
     const OpIdentity& id = job->op->id();
     OpKey key{id.key, id.instance};
     StallProbe& probe = probes_[key];
-    probe.job = job;
-    probe.awaiting.clear();
-    probe.not_posted.clear();
+    if (probe.job != job || for_deadline || report_stall) {
+      if (probe.job != job) probe = StallProbe();
+      probe.job = job;
+      probe.answers.clear();
+      probe.sent = Clock::now();
+    }
+    probe.report_stall |= report_stall;
+    probe.for_deadline |= for_deadline;
     MessageHeader h;
     h.kind = MessageKind::kProbe;
     h.op = id.type;
     h.name = id.key;
     h.instance = id.instance;
-    for (int r : job->op->Participants()) {
-      if (r == world_.rank || dead_[r]) continue;
+    for (int r : ranks) {
+      if (r == world_.rank || !peers_.reachable(r)) continue;
       probe.awaiting.insert(r);
       std::vector<char> bytes;
       EncodeMessage(h, nullptr, 0, &bytes);
       SendControl(r, std::move(bytes));
     }
+    if (for_deadline && probe.awaiting.empty()) FailAtDeadline(probe);
   }
 
   // Control messages are not tied to an op's completion.
   void SendControl(int dst, std::vector<char> bytes) {
     auto holder = std::make_unique<std::vector<char>>(std::move(bytes));
     control_sends_.push_back({transport_.SendHeader(dst, *holder), std::move(holder)});
+    PollControlSends();
+  }
+
+  void PollControlSends() {
     for (size_t i = 0; i < control_sends_.size();) {
       std::string error;
       if (transport_.Test(control_sends_[i].first, &error)) {
@@ -955,7 +1323,7 @@ class Engine::Impl : public OpContext {
     if (!problem.empty()) {
       if (h.op == OpType::kWinUnlock && (h.flags & kWinUnlockAbandon)) return;
       reply.kind = MessageKind::kError;
-      reply.flags = kErrorIsInvalidArgument;
+      reply.flags = static_cast<uint8_t>(StatusCode::kInvalidArgument);
       reply.text = problem;
       return SendReply(a.src, reply, nullptr, 0);
     }
@@ -1007,12 +1375,38 @@ class Engine::Impl : public OpContext {
                               std::move(copy)});
   }
 
+  // What this rank is doing, for a peer's stall report or deadline.
+  std::string DescribeActivity() {
+    const Job* oldest = nullptr;
+    for (auto& entry : active_) {
+      const Job* job = entry.second.get();
+      if (job->completed) continue;
+      if (oldest == nullptr || job->op->start_time < oldest->op->start_time) oldest = job;
+    }
+    if (oldest == nullptr) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!queue_.empty()) return "holding " + std::to_string(queue_.size()) +
+                                  " queued op(s) (its engine is suspended)";
+      return "running no bluefog op (busy in its script, or waiting outside bluefog)";
+    }
+    double age = std::chrono::duration<double>(Clock::now() - oldest->op->start_time).count();
+    return "in " + oldest->op->Describe() + " for " + std::to_string(static_cast<int>(age)) +
+           " s, waiting for ranks " + RankList(oldest->op->WaitingOn());
+  }
+
+  bool HasPosted(const std::string& key, uint64_t instance) {
+    auto started = started_.find(key);
+    if (started != started_.end() && started->second > instance) return true;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto posted = posted_.find(key);
+    return posted != posted_.end() && posted->second > instance;
+  }
+
   void AnswerProbe(int src, const MessageHeader& probe) {
     MessageHeader reply = probe;
     reply.kind = MessageKind::kProbeReply;
-    auto started = started_.find(probe.name);
-    bool posted = started != started_.end() && started->second > probe.instance;
-    reply.flags = posted ? 1 : 0;
+    reply.flags = HasPosted(probe.name, probe.instance) ? 1 : 0;
+    reply.text = DescribeActivity();
     std::vector<char> bytes;
     EncodeMessage(reply, nullptr, 0, &bytes);
     SendControl(src, std::move(bytes));
@@ -1020,24 +1414,45 @@ class Engine::Impl : public OpContext {
 
   void TakeProbeReply(int src, const MessageHeader& reply) {
     auto it = probes_.find(OpKey{reply.name, reply.instance});
-    if (it == probes_.end()) return;
+    if (it == probes_.end() || !it->second.awaiting.erase(src)) return;
     StallProbe& probe = it->second;
-    probe.awaiting.erase(src);
-    if (!reply.flags) probe.not_posted.push_back(src);
-    if (!probe.awaiting.empty()) return;
-    if (!probe.job->op->finished()) {
-      std::sort(probe.not_posted.begin(), probe.not_posted.end());
-      if (probe.not_posted.empty()) {
-        BF_LOG(kWarning) << probe.job->op->Describe()
-                         << ": every peer has posted it; still waiting for data from ranks "
-                         << RankList(probe.job->op->WaitingOn());
-      } else {
-        BF_LOG(kWarning) << probe.job->op->Describe() << ": ranks "
-                         << RankList(probe.not_posted)
-                         << " have not posted this op yet (stalled)";
-      }
+    bool posted = reply.flags != 0;
+    probe.answers.push_back({src, posted, reply.text});
+    auto job = probe.job;
+    if (job->op->finished()) {
+      if (probe.awaiting.empty()) probes_.erase(it);
+      return;
     }
+    PeerTable::State state = peers_.state(src);
+    if (!posted && (state == PeerTable::State::kClosing || state == PeerTable::State::kGone)) {
+      probes_.erase(it);
+      FailJob(job, Status::PeerFailure(peers_.Why(src) + " without having posted " +
+                                       job->op->Describe()), true);
+      return;
+    }
+    if (!probe.awaiting.empty()) return;
+    if (probe.for_deadline) return FailAtDeadline(probe);
+    if (probe.report_stall) ReportStall(probe);
     probes_.erase(it);
+  }
+
+  void ReportStall(const StallProbe& probe) {
+    std::vector<int> not_posted;
+    for (const auto& answer : probe.answers)
+      if (!answer.posted) not_posted.push_back(answer.rank);
+    std::sort(not_posted.begin(), not_posted.end());
+    const Op& op = *probe.job->op;
+    if (not_posted.empty()) {
+      BF_LOG(kWarning) << op.Describe()
+                       << ": every peer has posted it; still waiting for data from ranks "
+                       << RankList(op.WaitingOn());
+      return;
+    }
+    std::ostringstream doing;
+    for (const auto& answer : probe.answers)
+      if (!answer.posted) doing << "; rank " << answer.rank << " is " << answer.doing;
+    BF_LOG(kWarning) << op.Describe() << ": ranks " << RankList(not_posted)
+                     << " have not posted this op yet (stalled)" << doing.str();
   }
 
   // Set by the user threads, guarded by mutex_.
@@ -1049,6 +1464,12 @@ class Engine::Impl : public OpContext {
   bool stop_requested_ = false;
   bool stop_requested_relaxed_ = false;  // engine thread's copy, read unlocked
   bool suspended_ = false;
+  std::string abort_reason_;
+  bool abort_is_consequence_ = false;
+  // The engine thread's lock-free view of stop_requested_ and of an abort.
+  std::atomic<bool> stop_flag_{false};
+  std::atomic<bool> abort_flag_{false};
+  std::mutex join_mutex_;
   std::deque<std::shared_ptr<Job>> queue_;
   std::unordered_map<std::string, uint64_t> posted_;
   std::set<std::string> inflight_names_;
@@ -1064,7 +1485,10 @@ class Engine::Impl : public OpContext {
   MpiTransport transport_;
   BufferPool pool_;
   std::vector<char> message_bytes_;
-  std::vector<bool> dead_;
+  PeerTable peers_;
+  bool closing_sent_ = false;
+  bool aborting_ = false;
+  std::set<int> awaiting_acks_;
   std::unordered_map<OpKey, std::shared_ptr<Job>, OpKeyHash> active_;
   std::unordered_map<std::string, uint64_t> started_;
   std::unordered_map<OpKey, std::vector<std::shared_ptr<Incoming>>, OpKeyHash>
@@ -1075,6 +1499,7 @@ class Engine::Impl : public OpContext {
   std::vector<PendingSend> sends_;
   std::unordered_map<int, std::vector<QueuedMessage>> outbox_;
   std::vector<PendingReceive> receives_;
+  std::vector<PendingReceive> orphaned_receives_;  // from lost peers, not awaited
   std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
       control_sends_;
   WindowRegistry windows_;
@@ -1091,6 +1516,9 @@ Engine::~Engine() = default;
 
 void Engine::Start(const Config& config) { impl_->Start(config); }
 void Engine::Stop() { impl_->Stop(); }
+void Engine::Abort(const std::string& reason, bool consequence) {
+  impl_->Abort(reason, consequence);
+}
 bool Engine::running() const { return impl_->running(); }
 bool Engine::stopped() const { return impl_->stopped(); }
 const WorldInfo& Engine::world() const { return impl_->world(); }

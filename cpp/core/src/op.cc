@@ -11,7 +11,7 @@ std::string Op::Describe() const {
 std::vector<std::pair<int, MessageHeader>> Op::FailureNotices() const {
   MessageHeader h = MakeHeader(-1);
   h.kind = MessageKind::kError;
-  h.flags = status_.code() == StatusCode::kInvalidArgument ? kErrorIsInvalidArgument : 0;
+  h.flags = static_cast<uint8_t>(status_.code());
   h.text = status_.message();
   std::vector<std::pair<int, MessageHeader>> notices;
   for (int r : Participants()) notices.emplace_back(r, h);

@@ -8,9 +8,14 @@ void Status::ThrowIfError() const {
       return;
     case StatusCode::kInvalidArgument:
       throw InvalidArgument(message_);
+    case StatusCode::kTimeout:
+      throw TimeoutError(message_);
+    case StatusCode::kPeerFailure:
+      throw PeerFailureError(message_);
     case StatusCode::kFailure:
-      throw Error(message_);
+      break;
   }
+  throw Error(message_);
 }
 
 }  // namespace bluefog

@@ -195,9 +195,11 @@ Status MpiTransport::Init(const Config& config, WorldInfo* world) {
   MPI_Allgather(&me, sizeof(Identity), MPI_BYTE, all.data(), sizeof(Identity),
                 MPI_BYTE, comm);
   pids_.resize(size);
+  hosts_.resize(size);
   same_host_.resize(size);
   for (int r = 0; r < size; ++r) {
     pids_[r] = all[r].pid;
+    hosts_[r] = std::string(all[r].host, strnlen(all[r].host, sizeof(all[r].host)));
     same_host_[r] = std::strncmp(all[r].host, me.host, sizeof(me.host)) == 0;
   }
 
@@ -214,12 +216,8 @@ Status MpiTransport::Init(const Config& config, WorldInfo* world) {
   return Status::Ok();
 }
 
-void MpiTransport::Finalize(bool peers_alive) {
+void MpiTransport::Finalize() {
   if (!impl_->owns_mpi) return;
-  if (!peers_alive) {
-    BF_LOG(kWarning) << "skipping MPI_Finalize because a peer died";
-    return;
-  }
   if (impl_->comm != MPI_COMM_NULL) MPI_Comm_free(&impl_->comm);
   MPI_Finalize();
 }

@@ -139,6 +139,32 @@ bool Window::Unlock(const Waiter& waiter, bool exact, Waiter* next) {
   return true;
 }
 
+std::vector<Window::Waiter> Window::ReleaseRank(int rank) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  waiters_.erase(std::remove_if(waiters_.begin(), waiters_.end(),
+                                [&](const Waiter& w) { return w.rank == rank; }),
+                 waiters_.end());
+  std::vector<Waiter> granted;
+  if (held_ && holder_.rank == rank) {
+    held_ = false;
+    if (!waiters_.empty()) {
+      holder_ = waiters_.front();
+      waiters_.pop_front();
+      held_ = true;
+      granted.push_back(holder_);
+    }
+  }
+  return granted;
+}
+
+std::vector<int> Window::MutexRanks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int> ranks;
+  if (held_) ranks.push_back(holder_.rank);
+  for (const Waiter& w : waiters_) ranks.push_back(w.rank);
+  return ranks;
+}
+
 std::shared_ptr<Window> WindowRegistry::Create(const std::string& name, TensorView tensor,
                                                std::vector<int> in_neighbors, bool zero_init) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -159,6 +185,13 @@ std::shared_ptr<Window> WindowRegistry::Find(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = windows_.find(name);
   return it == windows_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Window>> WindowRegistry::All() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::shared_ptr<Window>> all;
+  for (const auto& entry : windows_) all.push_back(entry.second);
+  return all;
 }
 
 std::vector<std::string> WindowRegistry::Names() {

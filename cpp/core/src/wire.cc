@@ -116,7 +116,7 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
   if (!r.Get(&name_len) || !r.Get(&ndim) || !r.Get(&text_len)) return false;
   if (dtype >= kNumDataTypes || ndim > 64) return false;
   if (kind < static_cast<uint8_t>(MessageKind::kData) ||
-      kind > static_cast<uint8_t>(MessageKind::kWindow))
+      kind > static_cast<uint8_t>(MessageKind::kAbortAck))
     return false;
   if (op < static_cast<uint8_t>(OpType::kAllreduce) ||
       op > static_cast<uint8_t>(OpType::kWinUnlock))

@@ -135,6 +135,9 @@ std::vector<int> AllRanks(const WorldInfo& world) {
 
 void init() { Engine::Get().Start(ParseConfigFromEnvironment()); }
 void shutdown() { Engine::Get().Stop(); }
+void abort(const std::string& reason, bool consequence) {
+  Engine::Get().Abort(reason, consequence);
+}
 bool is_initialized() { return Engine::Get().running(); }
 int size() { return RunningEngine().world().size; }
 int rank() { return RunningEngine().world().rank; }

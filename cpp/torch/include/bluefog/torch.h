@@ -24,6 +24,8 @@ namespace api {
 
 void init();
 void shutdown();
+// Ends this rank on an error: peers fail the ops that need it (see Engine::Abort).
+void abort(const std::string& reason, bool consequence = false);
 bool is_initialized();
 int size();
 int rank();

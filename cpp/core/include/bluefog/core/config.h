@@ -17,6 +17,10 @@ struct Config {
   int nodes_per_machine = 0;             // 0: use the shared-memory split
   int mpi_thread_level = 3;              // MPI_THREAD_MULTIPLE
   double stall_warning_seconds = 60.0;
+  // An op that makes no progress for this long fails with TimeoutError; 0:
+  // never. Long enough for a rank that checkpoints or evaluates while its
+  // peers wait (torch.distributed's gloo default is the same 30 minutes).
+  double op_timeout_seconds = 1800.0;
 };
 
 using EnvLookup = std::function<const char*(const char* name)>;

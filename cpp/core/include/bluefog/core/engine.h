@@ -40,8 +40,15 @@ class Engine {
 
   // Starts MPI and the engine thread. Throws on failure.
   void Start(const Config& config);
-  // Finishes pending ops, then stops the thread and MPI. Idempotent.
+  // Finishes pending ops, then stops the thread and MPI. Idempotent. Peers
+  // learn that this rank posts no more ops, so theirs that need one fail.
   void Stop();
+  // Exits on an error (`reason`, e.g. "its script raised ValueError: x"):
+  // every peer is told at once and fails the ops that need this rank; ops
+  // pending here fail; MPI is not finalised. Returns within a few seconds.
+  // `consequence`: the error came from another rank's failure, so the peers
+  // report this one quietly.
+  void Abort(const std::string& reason, bool consequence = false);
   bool running() const;
   bool stopped() const;
   const WorldInfo& world() const;

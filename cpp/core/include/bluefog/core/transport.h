@@ -23,9 +23,9 @@ class MpiTransport {
 
   // Initialises MPI (unless already initialised) and fills `world`.
   Status Init(const Config& config, WorldInfo* world);
-  // Finalises MPI if this transport initialised it. Skips when peers died:
-  // MPI_Finalize would wait for them forever.
-  void Finalize(bool peers_alive);
+  // Finalises MPI if this transport initialised it. Not to be called when a
+  // peer died: MPI_Finalize would wait for it forever.
+  void Finalize();
 
   RequestId SendHeader(int dst, const std::vector<char>& bytes);
   RequestId SendPayload(int dst, int tag, const void* data, size_t bytes);
@@ -39,6 +39,8 @@ class MpiTransport {
   // Receives one header message if one is waiting.
   bool TakeHeader(int* src, std::vector<char>* bytes, std::string* error);
 
+  const std::vector<int>& pids() const { return pids_; }
+  const std::vector<std::string>& hosts() const { return hosts_; }
   int pid_of(int rank) const { return pids_[rank]; }
   bool same_host(int rank) const { return same_host_[rank]; }
 
@@ -46,6 +48,7 @@ class MpiTransport {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<int> pids_;
+  std::vector<std::string> hosts_;
   std::vector<bool> same_host_;
 };
 

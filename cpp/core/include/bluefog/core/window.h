@@ -63,6 +63,11 @@ class Window {
   };
   bool Lock(const Waiter& waiter);
   bool Unlock(const Waiter& waiter, bool exact, Waiter* next);
+  // `rank` is gone: drops its waiters and its hold; returns the waiter that
+  // holds the mutex now, if one took it over.
+  std::vector<Waiter> ReleaseRank(int rank);
+  // Ranks that hold or await the mutex.
+  std::vector<int> MutexRanks();
 
  private:
   struct Buffer {
@@ -90,6 +95,7 @@ class WindowRegistry {
   bool Free(const std::string& name);
   std::shared_ptr<Window> Find(const std::string& name);
   std::vector<std::string> Names();
+  std::vector<std::shared_ptr<Window>> All();
 
  private:
   std::mutex mutex_;

@@ -17,6 +17,11 @@ enum class MessageKind : uint8_t {
   kProbe = 3,   // stall diagnosis: "have you posted name/instance?"
   kProbeReply = 4,
   kWindow = 5,  // a request for the target's window (name in `text`), served by its engine
+  // Peer lifecycle, from one engine to every other (not tied to an op):
+  kClosing = 6,   // the sender is shutting down: it posts no more ops
+  kGone = 7,      // the sender's ops are all done and it has stopped
+  kAbort = 8,     // the sender is exiting on an error; text says which
+  kAbortAck = 9,  // the receiver has failed the ops that needed the aborting rank
 };
 
 enum class OpType : uint8_t {
@@ -36,8 +41,10 @@ enum class OpType : uint8_t {
 
 const char* OpTypeName(OpType type);
 
-// MessageHeader::flags of a kError message: the failure was a bad argument.
-constexpr uint8_t kErrorIsInvalidArgument = 1;
+// MessageHeader::flags of a kError message is the failed op's StatusCode.
+// MessageHeader::flags of a kAbort message: the sender exits because of
+// another rank's failure.
+constexpr uint8_t kAbortIsConsequence = 1;
 // MessageHeader::flags of a kWinUnlock request: the op gives up, so release
 // the mutex only if this very op (name, instance) holds or awaits it.
 constexpr uint8_t kWinUnlockAbandon = 2;
@@ -55,7 +62,7 @@ struct MessageHeader {
   double weight = 1.0;
   std::string name;
   std::vector<int64_t> shape;
-  std::string text;  // error message or probe answer
+  std::string text;  // error message, probe answer or window name
 };
 
 // Header bytes followed by `inline_bytes` of inline payload.

@@ -11,6 +11,7 @@ from bluefog.torch.mpi_ops import (  # noqa: F401
     allgather, allgather_nonblocking,
     barrier, poll, synchronize, wait,
 )
+from bluefog.torch.errors import OpTimeoutError, PeerFailureError  # noqa: F401
 from bluefog.torch.topology import (  # noqa: F401
     set_topology, load_topology, in_neighbor_ranks, out_neighbor_ranks, is_topo_weighted,
     set_machine_topology, load_machine_topology, in_neighbor_machine_ranks,

@@ -10,6 +10,7 @@ import atexit
 import torch
 
 from bluefog import _bluefog
+from bluefog.torch import failure
 
 _skip_negotiate_stage = False
 _atexit_registered = False
@@ -23,6 +24,7 @@ def init(topology_fn=None, is_weighted=False):
     if topology_fn is not None and not callable(topology_fn):
         raise TypeError("init: topology_fn must be a callable size -> networkx.DiGraph")
     _bluefog.init()
+    failure.install_excepthook()
     if not _atexit_registered:
         atexit.register(shutdown)
         _atexit_registered = True

@@ -11,6 +11,7 @@ import time
 import torch
 
 import bluefog.torch as bf
+from report import report
 
 bf.init()
 me = bf.rank()
@@ -22,16 +23,15 @@ if me == 1:
 handle = bf.allreduce_nonblocking(torch.ones(4), name="pending_when_rank_died")
 try:
     bf.synchronize(handle)
-    print(f"rank {me}: pending op unexpectedly succeeded", flush=True)
+    report(f"rank {me}: pending op unexpectedly succeeded")
 except RuntimeError as error:
     assert "rank 1" in str(error) and "died" in str(error), str(error)
-    print(f"SURVIVOR-OK rank {me} pending: {error}", flush=True)
+    report(f"SURVIVOR-OK rank {me} pending: {error}")
 
 start = time.monotonic()
 try:
     bf.allreduce(torch.ones(4), name="after_rank_died")
-    print(f"rank {me}: later op unexpectedly succeeded", flush=True)
+    report(f"rank {me}: later op unexpectedly succeeded")
 except RuntimeError as error:
     assert "rank 1" in str(error) and "died" in str(error), str(error)
-    print(f"SURVIVOR-OK rank {me} later after {time.monotonic() - start:.2f}s: {error}",
-          flush=True)
+    report(f"SURVIVOR-OK rank {me} later after {time.monotonic() - start:.2f}s: {error}")

@@ -11,18 +11,7 @@ import torch
 
 import bluefog.torch as bf
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-SCENARIOS = os.path.join(ROOT, "tests", "python", "scenarios")
-
-
-def launch(np, script, env=None, extra_mpi_flags=None, timeout=120):
-    command = [sys.executable, "-m", "bluefog.run.bfrun", "-np", str(np)]
-    if extra_mpi_flags:
-        command += ["--extra-mpi-flags", extra_mpi_flags]
-    command += [sys.executable, os.path.join(SCENARIOS, script)]
-    full_env = dict(os.environ, **(env or {}))
-    return subprocess.run(command, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+from launching import SCENARIOS, launch
 
 
 def test_api_before_init_raises_value_error():
@@ -85,9 +74,9 @@ def test_dead_rank_fails_pending_and_later_ops(np):
     survivors = [r for r in range(np) if r != 1]
     output = result.stdout + result.stderr
     for r in survivors:
-        assert f"SURVIVOR-OK rank {r} pending" in result.stdout, output
-        assert f"SURVIVOR-OK rank {r} later" in result.stdout, output
-    assert "unexpectedly succeeded" not in result.stdout
+        assert f"SURVIVOR-OK rank {r} pending" in result.reports, output
+        assert f"SURVIVOR-OK rank {r} later" in result.reports, output
+    assert "unexpectedly succeeded" not in result.reports
 
 
 def test_dead_rank_with_default_launcher_ends_job_with_error():
@@ -122,11 +111,20 @@ def test_hierarchical_local_allreduce_on_emulated_machines():
     assert len(re.findall(r"HIER-OK rank \d", result.stdout)) == 4, result.stdout + result.stderr
 
 
-def test_shutdown_gives_up_on_ops_that_never_match():
-    result = launch(2, "shutdown_with_pending.py", env={"BLUEFOG_STALL_WARNING_SECONDS": "2"},
-                    timeout=60)
-    assert result.stdout.count("SHUTDOWN-DONE") == 2, result.stdout + result.stderr
+def test_shutdown_gives_up_on_ops_a_live_peer_never_posts():
+    result = launch(2, "shutdown_with_pending.py", ["peer_stays", "5"],
+                    env={"BLUEFOG_STALL_WARNING_SECONDS": "2"}, timeout=60)
+    assert result.reports.count("SHUTDOWN-DONE") == 2, result.stdout + result.stderr
     assert "shutdown gave up on 1 pending op" in result.stderr, result.stderr
+
+
+def test_shutdown_does_not_wait_for_an_op_a_departed_peer_never_posted():
+    # The stall interval stays at its default (60 s): nothing may wait for it.
+    result = launch(2, "shutdown_with_pending.py", ["peer_leaves"], timeout=60)
+    times = [float(t) for t in re.findall(r"SHUTDOWN-DONE rank \d after ([\d.]+)s",
+                                          result.reports)]
+    assert len(times) == 2 and max(times) < 10, result.stdout + result.stderr
+    assert "gave up" not in result.stderr, result.stderr
 
 
 def test_plain_python_is_a_job_of_size_one():

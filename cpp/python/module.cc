@@ -3,6 +3,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include "bluefog/torch.h"
+#include "timeline_bindings.h"
 #include "topology_bindings.h"
 #include "window_bindings.h"
 
@@ -33,6 +34,7 @@ at::Tensor Synchronize(int64_t handle) {
 
 PYBIND11_MODULE(_bluefog, m) {
   m.doc() = "bluefog native module";
+  BindTimeline(m);
   BindTopology(m);
   BindWindows(m);
   m.def("init", [] {

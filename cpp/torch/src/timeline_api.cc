@@ -1,5 +1,5 @@
 // The timeline's part of init/shutdown (BLUEFOG_TIMELINE=prefix: this rank
-// writes prefix<rank>.json) and the user-activity calls. No torch here.
+// writes prefix<rank>.json) and the user-activity calls; no torch code.
 #include <sys/stat.h>
 #include <unistd.h>
 

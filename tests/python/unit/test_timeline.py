@@ -76,6 +76,19 @@ def test_prefix_in_a_directory_that_cannot_hold_it_fails_init(tmp_path, monkeypa
     assert not bf.is_initialized()
 
 
+def test_file_that_cannot_be_created_fails_init_after_the_engine_started(tmp_path):
+    # The directory is fine, but rank 0's file name is taken by a directory.
+    os.mkdir(tmp_path / "tl0.json")
+    command = [sys.executable, "-m", "bluefog.run.bfrun", "-np", "1", "--timeline-filename",
+               str(tmp_path / "tl"), sys.executable,
+               os.path.join(ROOT, "tests", "python", "scenarios", "init_only.py")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr  # init raised, exit was clean
+    assert re.search(r"INIT-VALUEERROR: BLUEFOG_TIMELINE='[^']*/tl': cannot open the timeline "
+                     r"file '[^']*/tl0.json' for writing: Is a directory", result.stdout), \
+        result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("np", [1, 2, 3, 4])
 def test_every_rank_writes_its_file(np, tmp_path):
     os.mkdir(tmp_path / "out")

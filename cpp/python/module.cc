@@ -3,6 +3,7 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include "bluefog/torch.h"
+#include "timeline_bindings.h"
 #include "topology_bindings.h"
 #include "window_bindings.h"
 
@@ -36,6 +37,7 @@ PYBIND11_MODULE(_bluefog, m) {
   // Subclasses of RuntimeError, so that existing `except RuntimeError` keeps working.
   py::register_exception<bluefog::TimeoutError>(m, "OpTimeoutError", PyExc_RuntimeError);
   py::register_exception<bluefog::PeerFailureError>(m, "PeerFailureError", PyExc_RuntimeError);
+  BindTimeline(m);
   BindTopology(m);
   BindWindows(m);
   m.def("init", [] {

@@ -133,10 +133,28 @@ std::vector<int> AllRanks(const WorldInfo& world) {
 
 }  // namespace
 
-void init() { Engine::Get().Start(ParseConfigFromEnvironment()); }
-void shutdown() { Engine::Get().Stop(); }
+void init() {
+  Config config = ParseConfigFromEnvironment();
+  Engine& engine = Engine::Get();
+  if (engine.running()) return;  // a second init only resets the topology
+  CheckTimelinePrefix(config.timeline_prefix);
+  engine.Start(config);
+  try {
+    StartTimeline(config.timeline_prefix, engine.world());
+  } catch (...) {
+    engine.Stop();
+    throw;
+  }
+}
+
+void shutdown() {
+  Engine::Get().Stop();
+  StopTimeline();  // after the engine, whose last events it records
+}
+
 void abort(const std::string& reason, bool consequence) {
   Engine::Get().Abort(reason, consequence);
+  StopTimeline();  // what it recorded is on disk before the process exits
 }
 bool is_initialized() { return Engine::Get().running(); }
 int size() { return RunningEngine().world().size; }

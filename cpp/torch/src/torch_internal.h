@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <string>
 
 #include "bluefog/core/engine.h"
 #include "bluefog/core/tensor.h"
@@ -25,6 +26,13 @@ void CheckTensor(const at::Tensor& t, const char* op);
 TensorView View(const at::Tensor& t, const char* op);
 // Keeps `tensors` until synchronize(handle); returns handle.
 int64_t Track(int64_t handle, std::shared_ptr<OpTensors> tensors);
+
+// The timeline's part of init and shutdown (timeline_api.cc); an empty
+// prefix means no timeline. The check runs before the engine starts, so that
+// a directory that does not exist fails init with nothing started.
+void CheckTimelinePrefix(const std::string& prefix);
+void StartTimeline(const std::string& prefix, const WorldInfo& world);
+void StopTimeline();
 
 }  // namespace api
 }  // namespace bluefog

@@ -36,6 +36,9 @@ from bluefog.torch.win_ops import (  # noqa: F401
     neighbor_win_put, neighbor_win_put_nonblocking, neighbor_win_accumulate,
     neighbor_win_accumulate_nonblocking, neighbor_win_get, neighbor_win_get_nonblocking,
 )
+from bluefog.torch.timeline import (  # noqa: F401
+    timeline_start_activity, timeline_end_activity, timeline_context,
+)
 from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in BlueFog 0.3)
     ExponentialTwoGraph, ExponentialGraph, SymmetricExponentialGraph, MeshGrid2DGraph,
     StarGraph, RingGraph, FullyConnectedGraph, IsTopologyEquivalent, IsRegularGraph,

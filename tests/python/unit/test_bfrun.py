@@ -484,6 +484,22 @@ def test_real_launch_forwards_environment():
 
 
 @needs_mpirun
+def test_real_launch_timeline_filename_reaches_every_rank():
+    # tests/python/unit/test_timeline.py checks the files the ranks then write.
+    check = ("import os\n"
+             "os.write(1, ('rank %s %s\\n' % (os.environ['OMPI_COMM_WORLD_RANK'],\n"
+             "                                os.environ['BLUEFOG_TIMELINE'])).encode())\n")
+    env = _subprocess_env(BLUEFOG_TIMELINE="stale")
+    env.pop("BLUEFOG_MPIRUN", None)
+    proc = subprocess.run(_bfrun_argv("-np", "3", "--timeline-filename", "/tmp/tl_prefix_",
+                                      sys.executable, "-c", check),
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(proc.stdout.split("\n"))[-3:] == [
+        "rank {} /tmp/tl_prefix_".format(r) for r in range(3)]
+
+
+@needs_mpirun
 def test_real_launch_more_ranks_than_cores():
     nproc = (os.cpu_count() or 1) + 1
     env = _subprocess_env(BF_TEST_VAR="x")

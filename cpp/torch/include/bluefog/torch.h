@@ -98,6 +98,15 @@ std::vector<std::string> win_names();
 double win_p(const std::string& name);
 void win_set_p(const std::string& name, double p);
 
+// ---- Timeline (bluefog/core/timeline.h) ----
+// Whether this rank records a timeline (BLUEFOG_TIMELINE was set at init).
+bool timeline_enabled();
+// A user activity on `tensor_name`'s row, under the calling thread's tid.
+// Both return false, recording nothing, when the timeline is off, and end
+// also when no activity is open on that tensor.
+bool timeline_start_activity(const std::string& tensor_name, const std::string& activity_name);
+bool timeline_end_activity(const std::string& tensor_name);
+
 // Messages received since init: per peer, and as MPI messages (a fused frame
 // of several messages counts once). For tests of who talks and of fusion.
 MessageCounts message_counts();

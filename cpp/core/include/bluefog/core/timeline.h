@@ -1,0 +1,77 @@
+// The timeline recorder: begin/end ("B"/"E") and instant ("i") events, keyed
+// by a tensor name, written in Chrome trace format (viewable in Perfetto or
+// chrome://tracing) to one file per rank, `BLUEFOG_TIMELINE<rank>.json`.
+//
+// Layout (as BlueFog 0.3's): each tensor name is a "process" (pid 1, 2, ...
+// in order of first use, named by process_name metadata), so that it is one
+// row; inside it each recording thread is a "thread": user threads get tid
+// 1, 2, ... in order of their first activity, the engine thread kEngineTid.
+// The file's first event, "bluefog_clock", gives the rank and the clock
+// origin of every "ts" (microseconds on the steady clock). docs/design.md
+// shows a sample.
+//
+// Recording takes a lock and appends to a queue; it never waits for file
+// I/O. A writer thread drains the queue every kDrainInterval, so events
+// reach the file within about 50 ms, and the file parses at any moment (an
+// open JSON array of comma-terminated lines; see timeline_file.h). When the
+// timeline is off, every call is one relaxed atomic load.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace bluefog {
+
+class Timeline {
+ public:
+  // The tid of the engine thread's events inside each tensor's row.
+  static constexpr int kEngineTid = 0;
+  static constexpr std::chrono::milliseconds kDrainInterval{50};
+
+  // The process's timeline (started by api::init when BLUEFOG_TIMELINE is
+  // set). Never destroyed, so that any thread may use it until exit.
+  static Timeline& Global();
+
+  Timeline();
+  ~Timeline();  // Stop()
+  Timeline(const Timeline&) = delete;
+  Timeline& operator=(const Timeline&) = delete;
+
+  // Creates (truncates) `path`, writes the opening "[" and the clock line,
+  // starts the writer thread, and turns recording on. Throws InvalidArgument
+  // naming the path when the file cannot be created, Error when already on.
+  void Start(const std::string& path, int rank, int size);
+  // Writes everything recorded, closes the file, stops the writer thread.
+  // Idempotent; Start may be called again afterwards (a new file).
+  void Stop();
+  // Writes everything recorded before the call, on the calling thread, and
+  // returns when it is in the file. For paths about to end the process
+  // (not async-signal-safe). Does nothing when off.
+  void Flush();
+
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+
+  // Events under an explicit tid (the engine passes kEngineTid). Begin/End
+  // pairs nest per (tensor_name, tid); End with nothing open there records
+  // nothing. Each returns whether it recorded an event (false when off).
+  bool Begin(const std::string& tensor_name, const std::string& activity, int tid);
+  bool End(const std::string& tensor_name, int tid);
+  bool Instant(const std::string& tensor_name, const std::string& text, int tid);
+
+  // User activities, under the calling thread's tid (ThreadTid()).
+  // EndActivity closes the caller's innermost activity on `tensor_name`, or
+  // else the innermost one another user thread opened there (its "E" then
+  // carries that thread's tid, so the slice still closes in viewers).
+  bool BeginActivity(const std::string& tensor_name, const std::string& activity);
+  bool EndActivity(const std::string& tensor_name);
+  // The calling thread's tid: 1, 2, ... in order of first call since Start.
+  int ThreadTid();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> enabled_{false};
+};
+
+}  // namespace bluefog

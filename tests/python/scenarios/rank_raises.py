@@ -11,6 +11,7 @@ later op that needs rank 1 (LATER <rank> <seconds> <exception type>), and
 re-raise. Rank 1 prints RAISING <time> just before it raises.
 """
 
+import os
 import sys
 import time
 
@@ -27,6 +28,8 @@ me = bf.rank()
 def rank_one_raises():
     if me == 1:
         time.sleep(0.3)  # the others are waiting by now
+        if os.environ.get("BLUEFOG_TIMELINE"):
+            bf.timeline_start_activity("marker", "BEFORE_RAISE")
         report(f"RAISING {time.time():.3f}")
         raise ValueError("rank one gives up on purpose")
 

@@ -4,6 +4,7 @@ never complete, in whole jobs launched with bfrun at 2, 3 and 4 ranks.
 Each launch is bounded; the bounds on how fast errors arrive are generous
 for a loaded 2-core machine and far below a hang."""
 
+import json
 import re
 import time
 
@@ -37,6 +38,16 @@ def test_uncaught_exception_ends_the_job_within_seconds(np, mode):
     for r in survivors(np):
         assert re.search(rf"ERROR rank {r}\] rank 1 \(pid \d+ on [^)]+\) failed: {BOOM}",
                          result.stderr), output
+
+
+def test_a_rank_that_raises_leaves_its_timeline_complete(tmp_path):
+    prefix = str(tmp_path / "timeline")
+    result = launch(2, "rank_raises.py", ["blocked"], env={"BLUEFOG_TIMELINE": prefix})
+    assert result.returncode != 0
+    with open(prefix + "1.json") as trace:
+        text = trace.read()
+    events = json.loads(text.rstrip().rstrip(",") + "]")
+    assert any(e.get("name") == "BEFORE_RAISE" and e.get("ph") == "B" for e in events), text
 
 
 @pytest.mark.parametrize("mode", MODES)

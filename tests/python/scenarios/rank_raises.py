@@ -3,8 +3,10 @@ on it; MODE says what they are doing then:
 
   blocked      waiting in a blocking neighbor_allreduce
   nonblocking  with several nonblocking allreduces in flight
-  window       waiting in win_put / win_accumulate to rank 1's window
-  optimizer    training with DistributedNeighborAllreduceOptimizer
+  window       waiting in win_put / win_accumulate to rank 1's window, while
+               rank 1 raises holding its window's mutex
+  optimizer    training with DistributedNeighborAllreduceOptimizer; rank 1
+               raises inside its forward pass, parameters being exchanged
 
 Survivors print SURVIVOR <rank> <exception type>: <message>, then time a
 later op that needs rank 1 (LATER <rank> <seconds> <exception type>), and
@@ -68,7 +70,11 @@ def window():
     bf.set_topology(bf.FullyConnectedGraph(bf.size()))
     x = torch.ones(100) * me
     bf.win_create(x, "w")
-    rank_one_raises()
+    if me == 1:
+        # Inside a window op of its own: holding its window's mutex, which
+        # the others' puts wait for.
+        with bf.win_mutex("w", for_self=True):
+            rank_one_raises()
 
     def keep_writing():
         for i in range(10**6):
@@ -79,16 +85,30 @@ def window():
     survive(keep_writing)
 
 
+class RaisesAtStep(torch.nn.Module):
+    """Rank 1's forward raises at step 5, after the optimizer's forward hooks
+    started exchanging the first layer's parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = 0
+
+    def forward(self, x):
+        self.step += 1
+        if self.step == 5:
+            rank_one_raises()
+        return x
+
+
 def optimizer():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), RaisesAtStep(), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 1))
     opt = bf.DistributedNeighborAllreduceOptimizer(
         torch.optim.SGD(model.parameters(), lr=0.01), model=model)
 
     def train():
-        for step in range(10**6):
-            if step == 5:
-                rank_one_raises()
+        for _ in range(10**6):
             opt.zero_grad()
             loss = model(torch.randn(16, 4)).pow(2).mean()
             loss.backward()

@@ -36,6 +36,7 @@ __all__ = [
     "FullyConnectedGraph",
     "IsTopologyEquivalent",
     "IsRegularGraph",
+    "isPowerOf",
     "GetRecvWeights",
     "GetSendWeights",
     "GetDynamicOnePeerSendRecvRanks",
@@ -180,6 +181,28 @@ def IsTopologyEquivalent(topo1: nx.DiGraph, topo2: nx.DiGraph) -> bool:
 def IsRegularGraph(topo: nx.DiGraph) -> bool:
     """Whether every node has the same degree (in + out, a self-loop counting twice)."""
     return len({degree for _, degree in topo.degree()}) <= 1
+
+
+def isPowerOf(x, base: int) -> bool:
+    """Whether ``x`` is ``base ** t`` for an integer ``t >= 0`` (exactly: BlueFog
+    0.3's floating logs missed e.g. 243 for base 3). A real ``x`` that is not a
+    whole number is not a power."""
+    base = _int_arg("isPowerOf", "base", base)
+    if base < 2:
+        raise ValueError(f"isPowerOf: base must be an integer >= 2, got {base}")
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"isPowerOf: x must be a number, got {x!r}")
+    if not x > 0:
+        raise ValueError(f"isPowerOf: x must be > 0, got {x!r}")
+    if isinstance(x, numbers.Integral):
+        x = int(x)
+    elif float(x).is_integer():
+        x = int(float(x))
+    else:
+        return False
+    while x % base == 0:
+        x //= base
+    return x == 1
 
 
 def _check_node(function: str, topo: nx.DiGraph, rank) -> None:

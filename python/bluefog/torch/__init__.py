@@ -24,6 +24,8 @@ from bluefog.torch.neighbor_ops import (  # noqa: F401
 )
 from bluefog.torch.utility import (  # noqa: F401
     broadcast_parameters, broadcast_optimizer_state, allreduce_parameters,
+)
+from bluefog.torch.topology_util import (  # noqa: F401
     InferSourceFromDestinationRanks, InferDestinationFromSourceRanks,
 )
 from bluefog.torch.win_ops import (  # noqa: F401
@@ -40,7 +42,7 @@ from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in Blu
     StarGraph, RingGraph, FullyConnectedGraph, IsTopologyEquivalent, IsRegularGraph,
     GetRecvWeights, GetSendWeights, GetDynamicOnePeerSendRecvRanks,
     GetExp2DynamicSendRecvMachineRanks, GetInnerOuterRingDynamicSendRecvRanks,
-    GetInnerOuterExpo2DynamicSendRecvRanks,
+    GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
 )
 from bluefog.torch.optimizers import (  # noqa: F401
     CommunicationType,

@@ -586,3 +586,29 @@ def test_import_does_not_pull_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------
+# isPowerOf
+
+
+def test_is_power_of_is_exact():
+    for base in (2, 3, 4, 5, 7, 10):
+        powers = {base ** t for t in range(40)}
+        for x in list(range(1, 300)) + sorted(powers):
+            assert tu.isPowerOf(x, base) == (x in powers), (x, base)
+    assert tu.isPowerOf(243, 3)            # 0.3's floating logs missed this one
+    assert tu.isPowerOf(3 ** 39, 3)
+    assert tu.isPowerOf(8.0, 2) and not tu.isPowerOf(8.5, 2)
+    assert tu.isPowerOf(1, 2)
+
+
+def test_is_power_of_bad_arguments():
+    with pytest.raises(ValueError, match="base must be an integer >= 2"):
+        tu.isPowerOf(4, 1)
+    with pytest.raises(TypeError, match="base must be an integer"):
+        tu.isPowerOf(4, 2.0)
+    with pytest.raises(ValueError, match="x must be > 0"):
+        tu.isPowerOf(0, 2)
+    with pytest.raises(TypeError, match="x must be a number"):
+        tu.isPowerOf("8", 2)

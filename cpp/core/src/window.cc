@@ -123,6 +123,11 @@ bool Window::Lock(const Waiter& waiter) {
   return false;
 }
 
+bool Window::Exclusive() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return held_ && holder_.exclusive;
+}
+
 bool Window::Unlock(const Waiter& waiter, bool exact, Waiter* next) {
   auto same_op = [&](const Waiter& w) {
     return w.rank == waiter.rank && w.key == waiter.key && w.instance == waiter.instance;

@@ -360,13 +360,21 @@ def GetInnerOuterRingDynamicSendRecvRanks(
     of the next machine and receives from the previous machine's; the other
     ranks of each machine form a ring in local order skipping that rank, each
     sending to the next and receiving from the previous one. With one machine
-    the skipped rank yields ``([], [])``. ``local_size`` must divide
-    ``world_size`` and must not be 2 (the two local ranks would never mix).
+    (``world_size == local_size``) the rank whose turn it is to go outside
+    yields ``([self_rank], [self_rank])``, as in BlueFog 0.3: an exchange with
+    itself, which neighbor_allreduce folds into the self weight (the schedule
+    object, ``InnerOuterRingSchedule``, says ``([], [])`` there). ``local_size``
+    must divide ``world_size`` and must not be 2 (the two local ranks would
+    never mix; 0.3 refused it too). ``local_size == 1``, which 0.3 also
+    refused, is a ring over the machines.
     """
     schedule = InnerOuterRingSchedule(world_size, local_size)
     self_rank = _check_rank("GetInnerOuterRingDynamicSendRecvRanks", "self_rank", self_rank,
                             world_size)
-    return _steps(schedule, self_rank)
+    steps = _steps(schedule, self_rank)
+    if world_size != local_size:
+        return steps
+    return ((send or [self_rank], recv or [self_rank]) for send, recv in steps)
 
 
 def GetInnerOuterExpo2DynamicSendRecvRanks(

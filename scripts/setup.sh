@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Prepares a checkout on Debian 12: installs missing apt packages, makes the
 # .venv (system Python with its torch), builds into build/ and links the
-# package into the venv. Fast when nothing changed. Source it or run it.
+# package into the venv. Fast when nothing changed. Source it or run it:
+# sourced, it also puts the venv's bin/ on PATH, and leaves the caller's shell
+# options and working directory as they were (the work runs in a subshell
+# with set -euo pipefail; a failure returns its status instead of exiting,
+# unless the caller itself runs with set -e).
+_bluefog_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+(
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$_bluefog_root"
 cd "$ROOT"
 
 PACKAGES=(build-essential cmake ninja-build libgtest-dev libgmock-dev
@@ -39,4 +45,17 @@ sys.exit(main())
 SCRIPT
   chmod +x ".venv/bin/$name"
 done
-export PATH="$ROOT/.venv/bin:$PATH"
+)
+# (Not `( ... ) || ...`: bash ignores set -e inside a subshell that is part of
+# such a list.)
+_bluefog_status=$?
+if [ "$_bluefog_status" -ne 0 ]; then
+  unset _bluefog_root
+  return "$_bluefog_status" 2>/dev/null || exit "$_bluefog_status"
+fi
+unset _bluefog_status
+case ":$PATH:" in
+  *":$_bluefog_root/.venv/bin:"*) ;;
+  *) export PATH="$_bluefog_root/.venv/bin:$PATH" ;;
+esac
+unset _bluefog_root

@@ -20,6 +20,7 @@ void BindWindows(py::module& m) {
                                                require_mutex, with_p);
         });
   m.def("win_mutex_nonblocking", &api::win_mutex_nonblocking);
+  m.def("win_lock_nonblocking", &api::win_lock_nonblocking);
   m.def("win_update", [](const std::string& name, double self_weight,
                          const std::vector<std::pair<int, double>>& weights, bool reset,
                          bool clone, bool with_p) {

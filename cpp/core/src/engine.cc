@@ -1061,6 +1061,7 @@ class Engine::Impl : public OpContext {
         grant.shape = window->tensor().shape;
         SendReply(next.rank, grant, nullptr, 0);
       }
+      ServeDeferred(*window);  // a win_lock it held has ended with it
     }
   }
 
@@ -1298,7 +1299,7 @@ class Engine::Impl : public OpContext {
                          incoming});
   }
 
-  void ServeWindowRequest(const Arrival& a) {
+  void ServeWindowRequest(Arrival& a) {
     const MessageHeader& h = a.header;
     MessageHeader reply = h;
     reply.kind = MessageKind::kData;
@@ -1327,6 +1328,12 @@ class Engine::Impl : public OpContext {
       reply.text = problem;
       return SendReply(a.src, reply, nullptr, 0);
     }
+    bool transfer = h.op == OpType::kWinPut || h.op == OpType::kWinAccumulate ||
+                    h.op == OpType::kWinGet;
+    if (transfer && window->Exclusive()) {
+      deferred_[h.text].push_back(std::move(a));  // served once win_lock's block ends
+      return;
+    }
     switch (h.op) {
       case OpType::kWinPut:
       case OpType::kWinAccumulate:
@@ -1337,9 +1344,12 @@ class Engine::Impl : public OpContext {
         reply.weight = window->ReadSelf(copy.data());
         return SendReply(a.src, reply, copy.data(), copy.size());
       }
-      case OpType::kWinLock:
-        if (window->Lock({a.src, h.name, h.instance})) SendReply(a.src, reply, nullptr, 0);
+      case OpType::kWinLock: {
+        bool exclusive = a.src == world_.rank && (h.flags & kWinLockExclusive);
+        if (window->Lock({a.src, h.name, h.instance, exclusive}))
+          SendReply(a.src, reply, nullptr, 0);
         return;
+      }
       case OpType::kWinUnlock: {
         Window::Waiter next;
         if (window->Unlock({a.src, h.name, h.instance}, h.flags & kWinUnlockAbandon, &next)) {
@@ -1349,12 +1359,23 @@ class Engine::Impl : public OpContext {
           grant.op = OpType::kWinLock;
           SendReply(next.rank, grant, nullptr, 0);
         }
+        ServeDeferred(*window);
         if (h.flags & kWinUnlockAbandon) return;  // the op is gone: nobody awaits a reply
         return SendReply(a.src, reply, nullptr, 0);
       }
       default:
         BF_LOG(kError) << "dropping window request of unknown type from rank " << a.src;
     }
+  }
+
+  // The neighbours' requests that arrived while the owner held win_lock, in
+  // arrival order, unless the window is still (or again) held exclusively.
+  void ServeDeferred(Window& window) {
+    auto it = deferred_.find(window.name());
+    if (it == deferred_.end() || window.Exclusive()) return;
+    std::deque<Arrival> waiting = std::move(it->second);
+    deferred_.erase(it);
+    for (Arrival& arrival : waiting) ServeWindowRequest(arrival);
   }
 
   // An engine-originated message (not part of a local op), with payload.
@@ -1503,6 +1524,7 @@ class Engine::Impl : public OpContext {
   std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
       control_sends_;
   WindowRegistry windows_;
+  std::map<std::string, std::deque<Arrival>> deferred_;  // window name -> requests
   std::shared_ptr<Job> current_;
 };
 

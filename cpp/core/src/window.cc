@@ -24,7 +24,9 @@ Window::Window(std::string name, TensorView tensor, std::vector<int> in_neighbor
     buffer.data.assign(tensor_.bytes(), 0);
     if (!zero_init && tensor_.bytes() > 0)
       std::memcpy(buffer.data.data(), tensor_.data, tensor_.bytes());
-    buffer.p = zero_init ? 0.0 : 1.0;
+    // As in BlueFog 0.3, no neighbour has sent any push-sum weight yet,
+    // whatever the buffer's data starts as.
+    buffer.p = 0.0;
   }
 }
 
@@ -119,6 +121,11 @@ bool Window::Lock(const Waiter& waiter) {
   }
   waiters_.push_back(waiter);
   return false;
+}
+
+bool Window::Exclusive() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return held_ && holder_.exclusive;
 }
 
 bool Window::Unlock(const Waiter& waiter, bool exact, Waiter* next) {

@@ -97,7 +97,9 @@ class WindowOp : public Op {
         case Phase::kLock:
           if (lock_ && locked_ < args_.peers.size()) {
             int peer = args_.peers[locked_].first;
-            ctx.Send(peer, Request(OpType::kWinLock), nullptr, 0);
+            MessageHeader h = Request(OpType::kWinLock);
+            if (args_.exclusive) h.flags = kWinLockExclusive;
+            ctx.Send(peer, h, nullptr, 0);
             awaiting_.insert(peer);
             return;
           }

@@ -114,6 +114,19 @@ int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& r
   return Track(handle, std::make_shared<OpTensors>());
 }
 
+int64_t win_lock_nonblocking(const std::string& name, bool lock) {
+  WindowOpArgs args;
+  args.window = FindWindow(name, "win_lock");
+  args.peers.emplace_back(RunningEngine().world().rank, 1.0);
+  args.exclusive = true;
+  OpType type = lock ? OpType::kWinLock : OpType::kWinUnlock;
+  int64_t handle = RunningEngine().Submit(type, PrivateKey("win_lock", name),
+                                          [&](OpIdentity id) {
+    return MakeWindowMutexOp(std::move(id), std::move(args));
+  });
+  return Track(handle, std::make_shared<OpTensors>());
+}
+
 at::Tensor win_update(const std::string& name, double self_weight,
                       const std::vector<std::pair<int, double>>& weights, bool reset,
                       bool clone, bool with_p) {

@@ -36,6 +36,7 @@ __all__ = [
     "FullyConnectedGraph",
     "IsTopologyEquivalent",
     "IsRegularGraph",
+    "isPowerOf",
     "GetRecvWeights",
     "GetSendWeights",
     "GetDynamicOnePeerSendRecvRanks",
@@ -180,6 +181,28 @@ def IsTopologyEquivalent(topo1: nx.DiGraph, topo2: nx.DiGraph) -> bool:
 def IsRegularGraph(topo: nx.DiGraph) -> bool:
     """Whether every node has the same degree (in + out, a self-loop counting twice)."""
     return len({degree for _, degree in topo.degree()}) <= 1
+
+
+def isPowerOf(x, base: int) -> bool:
+    """Whether ``x`` is ``base ** t`` for an integer ``t >= 0`` (exactly: BlueFog
+    0.3's floating logs missed e.g. 243 for base 3). A real ``x`` that is not a
+    whole number is not a power."""
+    base = _int_arg("isPowerOf", "base", base)
+    if base < 2:
+        raise ValueError(f"isPowerOf: base must be an integer >= 2, got {base}")
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"isPowerOf: x must be a number, got {x!r}")
+    if not x > 0:
+        raise ValueError(f"isPowerOf: x must be > 0, got {x!r}")
+    if isinstance(x, numbers.Integral):
+        x = int(x)
+    elif float(x).is_integer():
+        x = int(float(x))
+    else:
+        return False
+    while x % base == 0:
+        x //= base
+    return x == 1
 
 
 def _check_node(function: str, topo: nx.DiGraph, rank) -> None:
@@ -337,13 +360,21 @@ def GetInnerOuterRingDynamicSendRecvRanks(
     of the next machine and receives from the previous machine's; the other
     ranks of each machine form a ring in local order skipping that rank, each
     sending to the next and receiving from the previous one. With one machine
-    the skipped rank yields ``([], [])``. ``local_size`` must divide
-    ``world_size`` and must not be 2 (the two local ranks would never mix).
+    (``world_size == local_size``) the rank whose turn it is to go outside
+    yields ``([self_rank], [self_rank])``, as in BlueFog 0.3: an exchange with
+    itself, which neighbor_allreduce folds into the self weight (the schedule
+    object, ``InnerOuterRingSchedule``, says ``([], [])`` there). ``local_size``
+    must divide ``world_size`` and must not be 2 (the two local ranks would
+    never mix; 0.3 refused it too). ``local_size == 1``, which 0.3 also
+    refused, is a ring over the machines.
     """
     schedule = InnerOuterRingSchedule(world_size, local_size)
     self_rank = _check_rank("GetInnerOuterRingDynamicSendRecvRanks", "self_rank", self_rank,
                             world_size)
-    return _steps(schedule, self_rank)
+    steps = _steps(schedule, self_rank)
+    if world_size != local_size:
+        return steps
+    return ((send or [self_rank], recv or [self_rank]) for send, recv in steps)
 
 
 def GetInnerOuterExpo2DynamicSendRecvRanks(

@@ -42,6 +42,11 @@ __all__ = ["main", "parse_args", "build_command", "MpirunNotFoundError",
 MPIRUN_ENV = "BLUEFOG_MPIRUN"
 # Environment variable the ranks read to enable the timeline.
 TIMELINE_ENV = "BLUEFOG_TIMELINE"
+# ... and their log level, which --verbose sets to debug (as BlueFog 0.3 did)
+# unless the caller chose one.
+LOG_LEVEL_ENV = "BLUEFOG_LOG_LEVEL"
+# Where Linux lists this host's InfiniBand devices.
+INFINIBAND_SYSFS = "/sys/class/infiniband"
 
 # Variables that must not be copied to the ranks with ``-x``: they describe
 # the launching shell only, or they are set by mpirun itself for each rank.
@@ -63,7 +68,7 @@ _LONG_VALUE_OPTIONS = frozenset({
     "--timeline-filename", "--extra-mpi-flags", "--ssh-port", "--prefix",
     "--mpirun",
 })
-_SHORT_VALUE_OPTIONS = frozenset({"-np", "-H", "-p"})
+_SHORT_VALUE_OPTIONS = frozenset({"-np", "-H", "-p", "-hostfile"})
 
 _INSTALL_HINT = (
     "bfrun launches jobs with Open MPI's `mpirun`, which was not found.\n"
@@ -123,7 +128,7 @@ def _make_parser():
                        help="comma-separated hosts, each optionally with its "
                             "number of slots, e.g. server1:4,server2:4 "
                             "(passed to mpirun -H)")
-    hosts.add_argument("--hostfile", dest="hostfile", metavar="FILE",
+    hosts.add_argument("-hostfile", "--hostfile", dest="hostfile", metavar="FILE",
                        help="hostfile (passed to Open MPI's mpirun "
                             "--hostfile, or to hydra's -f)")
     parser.add_argument("--network-interface", dest="network_interface",
@@ -135,7 +140,9 @@ def _make_parser():
                         help="record a timeline; sets %s=PREFIX for the "
                              "ranks" % TIMELINE_ENV)
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print the mpirun command before running it")
+                        help="print the mpirun command before running it, and "
+                             "run the ranks with %s=debug unless it is set"
+                             % LOG_LEVEL_ENV)
     parser.add_argument("--extra-mpi-flags", dest="extra_mpi_flags",
                         metavar="FLAGS",
                         help='extra flags for mpirun, as one shell-quoted '
@@ -145,10 +152,10 @@ def _make_parser():
                              "(Open MPI only)")
     parser.add_argument("--use-infiniband", dest="use_infiniband",
                         action="store_true",
-                        help="accepted for compatibility: bfrun never "
-                             "restricts the transports, so the choice "
-                             "(InfiniBand or TCP) is left to Open MPI's own "
-                             "configuration")
+                        help="communicate over InfiniBand: Open MPI's UCX "
+                             "layer (--mca pml ucx); refused for a local job "
+                             "on a host without InfiniBand devices, and for "
+                             "MPICH, whose network is chosen when it is built")
     parser.add_argument("--prefix", dest="prefix", metavar="DIR",
                         help="Open MPI install prefix on the remote hosts "
                              "(passed to mpirun --prefix; Open MPI only)")
@@ -303,6 +310,11 @@ def _hydra_command(launcher, args):
         raise UnsupportedOptionError(
             "--prefix is an Open MPI option; MPICH's launcher {} has none"
             .format(launcher))
+    if args.use_infiniband:
+        raise UnsupportedOptionError(
+            "--use-infiniband is an Open MPI option; MPICH picks its network "
+            "when it is built (e.g. ch4:ucx for InfiniBand), and its launcher "
+            "{} has no option for it".format(launcher))
     if args.ssh_port is not None:
         raise UnsupportedOptionError(
             "-p/--ssh-port is an Open MPI option; with MPICH's launcher {} "
@@ -319,6 +331,25 @@ def _hydra_command(launcher, args):
                 .format(args.network_interface))
         cmd += ["-iface", args.network_interface]
     return cmd
+
+
+def _infiniband_flags(args):
+    """Open MPI 4 reaches InfiniBand through UCX (its openib transport is
+    deprecated, and Debian disables both by default: the command line
+    overrides that). A local job on a host without InfiniBand would fail in
+    UCX or quietly use another network, so it is refused here instead."""
+    local = args.hosts is None and args.hostfile is None
+    if local:
+        try:
+            devices = os.listdir(INFINIBAND_SYSFS)
+        except OSError:
+            devices = []
+        if not devices:
+            raise UnsupportedOptionError(
+                "--use-infiniband: this host has no InfiniBand device ({} "
+                "lists none); leave the option out to use shared memory and "
+                "TCP".format(INFINIBAND_SYSFS))
+    return ["--mca", "pml", "ucx"]
 
 
 def _forwardable(name):
@@ -338,6 +369,8 @@ def build_command(args, environ):
     launcher = _find_mpirun(env, args.mpirun)
     if args.timeline_filename is not None:
         env[TIMELINE_ENV] = args.timeline_filename
+    if args.verbose and LOG_LEVEL_ENV not in env:
+        env[LOG_LEVEL_ENV] = "debug"
     if _is_hydra(launcher):
         cmd = _hydra_command(launcher, args)
         if args.extra_mpi_flags:
@@ -377,7 +410,8 @@ def build_command(args, environ):
     if args.network_interface is not None:
         cmd += ["-mca", "btl_tcp_if_include", args.network_interface,
                 "-mca", "oob_tcp_if_include", args.network_interface]
-    # --use-infiniband: nothing to add; transports are left to Open MPI.
+    if args.use_infiniband:
+        cmd += _infiniband_flags(args)
 
     # Forward by name only: mpirun reads the values from its own
     # environment, which keeps values out of the command line.

@@ -14,7 +14,7 @@ from bluefog.torch.mpi_ops import (  # noqa: F401
 from bluefog.torch.errors import OpTimeoutError, PeerFailureError  # noqa: F401
 from bluefog.torch.topology import (  # noqa: F401
     set_topology, load_topology, in_neighbor_ranks, out_neighbor_ranks, is_topo_weighted,
-    set_machine_topology, load_machine_topology, in_neighbor_machine_ranks,
+    is_machine_topo_weighted, set_machine_topology, load_machine_topology, in_neighbor_machine_ranks,
     out_neighbor_machine_ranks,
 )
 from bluefog.torch.neighbor_ops import (  # noqa: F401
@@ -25,12 +25,14 @@ from bluefog.torch.neighbor_ops import (  # noqa: F401
 )
 from bluefog.torch.utility import (  # noqa: F401
     broadcast_parameters, broadcast_optimizer_state, allreduce_parameters,
+)
+from bluefog.torch.topology_util import (  # noqa: F401
     InferSourceFromDestinationRanks, InferDestinationFromSourceRanks,
 )
 from bluefog.torch.win_ops import (  # noqa: F401
     win_create, win_free, win_put, win_put_nonblocking, win_accumulate,
     win_accumulate_nonblocking, win_get, win_get_nonblocking, win_update,
-    win_update_then_collect, win_poll, win_wait, win_mutex, get_win_version,
+    win_update_then_collect, win_poll, win_wait, win_mutex, win_lock, get_win_version,
     get_current_created_window_names, win_associated_p,
     turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p,
     neighbor_win_put, neighbor_win_put_nonblocking, neighbor_win_accumulate,
@@ -44,7 +46,7 @@ from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in Blu
     StarGraph, RingGraph, FullyConnectedGraph, IsTopologyEquivalent, IsRegularGraph,
     GetRecvWeights, GetSendWeights, GetDynamicOnePeerSendRecvRanks,
     GetExp2DynamicSendRecvMachineRanks, GetInnerOuterRingDynamicSendRecvRanks,
-    GetInnerOuterExpo2DynamicSendRecvRanks,
+    GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
 )
 from bluefog.torch.optimizers import (  # noqa: F401
     CommunicationType,

@@ -6,10 +6,12 @@ integer handle for ``poll``/``synchronize``/``wait``.
 """
 
 import atexit
+import os
 
 import torch
 
 from bluefog import _bluefog
+from bluefog.common import environment
 from bluefog.torch import failure
 
 _skip_negotiate_stage = False
@@ -19,12 +21,15 @@ _atexit_registered = False
 def init(topology_fn=None, is_weighted=False):
     """Start bluefog in this process and install the topology
     ``topology_fn(size())`` (default: ExponentialGraph). Calling it again only
-    resets the topology. Collective."""
+    resets the topology. Collective. Warns once about BLUEFOG_* variables
+    that do nothing here (BlueFog 0.3's, and unknown names)."""
     global _atexit_registered
     if topology_fn is not None and not callable(topology_fn):
         raise TypeError("init: topology_fn must be a callable size -> networkx.DiGraph")
     _bluefog.init()
     failure.install_excepthook()
+    if _bluefog.local_rank() == 0:  # one warning per machine, not per rank
+        environment.warn_once(os.environ)
     if not _atexit_registered:
         atexit.register(shutdown)
         _atexit_registered = True

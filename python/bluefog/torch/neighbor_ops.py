@@ -85,6 +85,21 @@ def check_send_recv_pattern(op, src_ranks, dst_ranks):
                          + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
 
 
+def _fold_self_exchange(op, self_weight, srcs, dsts, *, unit, me, src_key, dst_key):
+    """BlueFog 0.3 let a dynamic call send to and receive from this rank itself
+    (its GetInnerOuterRingDynamicSendRecvRanks yields that on one machine):
+    the copy it would receive, scaled by both weights, joins self_weight.
+    Removes `me` from `srcs` and `dsts`; returns the self weight."""
+    if me not in srcs and me not in dsts:
+        return self_weight
+    if (me in srcs) != (me in dsts):
+        named, other = (src_key, dst_key) if me in srcs else (dst_key, src_key)
+        raise ValueError(f"{op}: {named} names this {unit} ({me}) but {other} does not; "
+                         f"an exchange with itself must be both sent and received (or "
+                         f"use self_weight)")
+    return self_weight + srcs.pop(me) * dsts.pop(me)
+
+
 def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, in_nodes,
                  out_nodes, defaults, src_key, dst_key):
     """(self_weight, [(src, weight)], [(dst, weight)]) for one call, over ranks
@@ -112,8 +127,11 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
         raise ValueError(f"{op}: dynamic use ({dst_key} given) needs self_weight and "
                          f"{src_key} too")
     self_weight = _weight(self_weight, op, "self_weight")
-    srcs = sorted(_weights_dict(src_weights, op, src_key).items())
-    dsts = sorted(_dst_weights(dst_weights, op).items())
+    srcs = _weights_dict(src_weights, op, src_key)
+    dsts = _dst_weights(dst_weights, op)
+    self_weight = _fold_self_exchange(op, self_weight, srcs, dsts, unit=unit, me=me,
+                                      src_key=src_key, dst_key=dst_key)
+    srcs, dsts = sorted(srcs.items()), sorted(dsts.items())
     _check_peers(op, [r for r, _ in srcs], src_key, unit, count, me)
     _check_peers(op, [r for r, _ in dsts], dst_key, unit, count, me)
     return self_weight, srcs, dsts

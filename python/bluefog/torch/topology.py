@@ -139,6 +139,11 @@ def set_machine_topology(topology, is_weighted=False):
     return True
 
 
+def is_machine_topo_weighted():
+    """Whether hierarchical neighbour ops default to the machine graph's weights."""
+    return _state["machine_weighted"]
+
+
 def load_machine_topology():
     """The graph over machines in force."""
     return _state["machine_graph"]

@@ -1,9 +1,7 @@
-"""Helpers over model parameters and optimizer state, and inference of the
-other side of a dynamic communication pattern."""
+"""Helpers over model parameters and optimizer state."""
 
 import io
 
-import numpy as np
 import torch
 
 from bluefog import _bluefog
@@ -83,36 +81,3 @@ def broadcast_optimizer_state(optimizer, root_rank):
     state = _broadcast_object(optimizer.state_dict(), root_rank, "broadcast_optimizer_state")
     if _bluefog.rank() != root_rank:
         optimizer.load_state_dict(state)
-
-
-def _gather_adjacency(ranks, ranks_are_destinations, op):
-    """The full 0/1 matrix W (W[i, j] = 1 when i sends to j) from every rank's
-    destinations (or sources). Collective."""
-    size, me = _bluefog.size(), _bluefog.rank()
-    ranks = list(ranks)
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r < size:
-            raise ValueError(f"{op}: {r!r} is not a rank (there are {size} ranks)")
-    flags = torch.zeros(size, dtype=torch.uint8)
-    flags[[int(r) for r in ranks]] = 1
-    table = synchronize(_bluefog.allgather_nonblocking(flags.unsqueeze(0), "")).numpy()
-    matrix = table if ranks_are_destinations else table.T
-    return np.ascontiguousarray(matrix.astype(np.int64)), me
-
-
-def InferSourceFromDestinationRanks(dst_ranks, construct_adjacency_matrix=False):
-    """From every rank's destinations, this rank's sources (sorted); with
-    ``construct_adjacency_matrix`` also W (W[i, j] = 1 when i sends to j).
-    Collective."""
-    W, me = _gather_adjacency(dst_ranks, True, "InferSourceFromDestinationRanks")
-    sources = [i for i in range(len(W)) if W[i, me] and i != me]
-    return (sources, W) if construct_adjacency_matrix else sources
-
-
-def InferDestinationFromSourceRanks(src_ranks, construct_adjacency_matrix=False):
-    """From every rank's sources, this rank's destinations (sorted); with
-    ``construct_adjacency_matrix`` also W (W[i, j] = 1 when i sends to j).
-    Collective."""
-    W, me = _gather_adjacency(src_ranks, False, "InferDestinationFromSourceRanks")
-    destinations = [j for j in range(len(W)) if W[me, j] and j != me]
-    return (destinations, W) if construct_adjacency_matrix else destinations

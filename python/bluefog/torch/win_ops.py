@@ -24,6 +24,7 @@ from bluefog.torch.neighbor_ops import _dst_weights, _weight, _weights_dict
 
 _with_associated_p = False
 _neighbors = {}  # window name -> (in-neighbours, out-neighbours) at creation
+_locked = set()  # windows this process holds with win_lock
 
 
 def _check_name(name, op):
@@ -86,6 +87,9 @@ def win_free(name=None):
     names = sorted(_neighbors) if name is None else [name]
     for n in names:
         _check_name(n, "win_free")
+        if n in _locked:
+            raise ValueError(f"win_free: window '{n}' is held by this rank's win_lock; "
+                             "leave the win_lock block first")
     barrier()  # every rank is done with the windows
     for n in names:
         _bluefog.win_free(n)
@@ -164,6 +168,9 @@ def win_mutex(name, for_self=False, ranks=None):
     for r in ranks:
         if not 0 <= r < _bluefog.size():
             raise ValueError(f"win_mutex: rank {r} is out of range for {_bluefog.size()} ranks")
+    if name in _locked and _bluefog.rank() in ranks:
+        raise ValueError(f"win_mutex: this rank already holds its own window '{name}' with "
+                         "win_lock (which excludes more than the mutex)")
     synchronize(_bluefog.win_mutex_nonblocking(name, ranks, True))
     try:
         yield
@@ -171,8 +178,36 @@ def win_mutex(name, for_self=False, ranks=None):
         synchronize(_bluefog.win_mutex_nonblocking(name, ranks, False))
 
 
+@contextlib.contextmanager
+def win_lock(name):
+    """BlueFog 0.3's win_lock: inside the block, this rank holds its own window
+    `name` exclusively, so that it may read or change the window tensor and
+    its buffers while no neighbour touches them.
+
+    0.3 opened an exclusive MPI passive-target epoch on the window's local
+    memory. Windows here are served by the engine rather than MPI's RMA, so
+    the equivalent is to hold this window's own mutex against the neighbours'
+    access: their puts, accumulates and gets on this window, with or without
+    require_mutex, wait until the block ends (their nonblocking handles
+    complete only then), and so do their mutex requests. This rank's own
+    window ops and win_update keep working inside (updates that require the
+    mutex take it as held). Not collective."""
+    _check_name(name, "win_lock")
+    if name in _locked:
+        raise ValueError(f"win_lock: this rank already holds window '{name}'")
+    synchronize(_bluefog.win_lock_nonblocking(name, True))
+    _locked.add(name)
+    try:
+        yield
+    finally:
+        _locked.discard(name)
+        synchronize(_bluefog.win_lock_nonblocking(name, False))
+
+
 def _held(name, require_mutex):
-    return win_mutex(name, for_self=True) if require_mutex else contextlib.nullcontext()
+    if not require_mutex or name in _locked:
+        return contextlib.nullcontext()
+    return win_mutex(name, for_self=True)
 
 
 def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone=False,

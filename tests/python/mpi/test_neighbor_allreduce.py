@@ -590,3 +590,48 @@ def test_dynamic_one_peer_loop(graph):
             new[j] = (sim[j] + sum(sim[i] for i in froms)) / (len(froms) + 1)
         sim = new
         assert_result(x, sim[ME], torch.float64)
+
+
+# ---------------------------------------------------------------- exchange with itself
+
+def test_dynamic_exchange_with_itself_joins_the_self_weight():
+    """0.3 let a dynamic call send to and receive from the rank itself."""
+    x = torch.arange(4, dtype=torch.float64) + ME
+    got = bf.neighbor_allreduce(x, self_weight=0.25, src_weights={ME: 0.5},
+                                dst_weights={ME: 1.5}, name="nar.self_pair")
+    assert torch.allclose(got, (0.25 + 0.5 * 1.5) * x, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("where", ["src", "dst"])
+def test_one_sided_exchange_with_itself_is_refused(where):
+    kwargs = (dict(src_weights={ME: 0.5}, dst_weights=[]) if where == "src"
+              else dict(src_weights={}, dst_weights=[ME]))
+    with pytest.raises(ValueError, match="an exchange with itself must be both sent"):
+        bf.neighbor_allreduce(torch.ones(2), self_weight=0.5, name=f"nar.self_one.{where}",
+                              **kwargs)
+
+
+@pytest.mark.skipif(N == 2, reason="local_size 2 is refused (see the next test)")
+def test_inner_outer_ring_on_one_machine_runs_as_in_0_3():
+    """The seed's loop over GetInnerOuterRingDynamicSendRecvRanks with one
+    machine (its outgoing rank gets ([self], [self])), checked against the
+    same steps computed here for every rank."""
+    schedules = [bf.GetInnerOuterRingDynamicSendRecvRanks(N, N, r) for r in range(N)]
+    mine = bf.GetInnerOuterRingDynamicSendRecvRanks(N, N, ME)
+    values = [float(r * r) for r in range(N)]
+    x = torch.tensor([values[ME]], dtype=torch.float64)
+    for step in range(2 * N):
+        send, recv = next(mine)
+        weight = 1.0 / (len(recv) + 1)
+        x = bf.neighbor_allreduce(x, self_weight=weight, src_weights={r: weight for r in recv},
+                                  dst_weights=send, name="nar.inner_outer_one")
+        plans = [next(s) for s in schedules]
+        values = [(values[r] + sum(values[s] for s in plans[r][1])) / (len(plans[r][1]) + 1)
+                  for r in range(N)]
+        assert x.item() == pytest.approx(values[ME], abs=1e-12), step
+
+
+@pytest.mark.skipif(N != 2, reason="two ranks on one machine")
+def test_inner_outer_ring_refuses_two_local_ranks():
+    with pytest.raises(ValueError, match="local_size 2 is not supported"):
+        bf.GetInnerOuterRingDynamicSendRecvRanks(N, N, ME)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import bluefog.torch as bf
+import quadratic_model
 from bluefog.common import topology_util
 
 N, ME = bf.size(), bf.rank()
@@ -14,16 +15,9 @@ CT = bf.CommunicationType
 LR = 0.1
 
 
-class Quadratic(torch.nn.Module):
+def Quadratic(rank):
     """f_r(w) = 0.5 |w - c_r|^2, so grad f_r(w) = w - c_r; w starts at w0_r."""
-
-    def __init__(self, rank):
-        super().__init__()
-        self.w = torch.nn.Parameter(start(rank))
-        self.target = target(rank)
-
-    def forward(self):
-        return 0.5 * (self.w - self.target).pow(2).sum()
+    return quadratic_model.Quadratic(start(rank), target(rank))
 
 
 def start(rank):
@@ -172,7 +166,6 @@ def test_adapt_then_combine_other_optimizers_need_a_step_function():
 
     optimizer.register_step_function(sign_step)
     optimizer.zero_grad()
-    optimizer._adapted.clear()
     model().backward()
     optimizer.step()
     assert calls == [model.w]
@@ -296,12 +289,15 @@ def test_gradient_allreduce_averages_accumulated_gradients():
     assert torch.allclose(model.w.detach(), start(ME) - LR * mean_grad, rtol=0, atol=1e-12)
 
 
-def test_adapt_then_combine_rejects_a_second_backward_before_step():
+@pytest.mark.parametrize("k", [1, 2])
+def test_adapt_then_combine_rejects_more_than_k_backward_passes_before_step(k):
     model = Quadratic(ME)
     optimizer = bf.DistributedAdaptThenCombineOptimizer(
-        torch.optim.SGD(model.parameters(), lr=LR), model)
-    model().backward()
-    with pytest.raises(RuntimeError, match="second gradient before step"):
+        torch.optim.SGD(model.parameters(), lr=LR), model, num_steps_per_communication=k)
+    for _ in range(k):
+        model().backward()
+    with pytest.raises(RuntimeError, match=f"more than num_steps_per_communication={k} "
+                                           "backward passes before step"):
         model().backward()
     optimizer.step()
 
@@ -405,7 +401,7 @@ def test_switching_optimizers_on_one_model(first, detach):
 def test_window_optimizers_own_one_window_per_parameter(factory):
     model = small_net()
     optimizer = factory(torch.optim.SGD(model.parameters(), lr=0.1), model,
-                        window_prefix="mine.")
+                        window_prefix="mine")
     assert isinstance(optimizer, torch.optim.SGD)
     names = bf.get_current_created_window_names()
     assert len(names) == 4 and all(n.startswith("mine.") for n in names)

@@ -266,6 +266,18 @@ def test_machine_counts_are_consistent():
     assert bf.local_rank() == bf.rank() % bf.local_size()
 
 
+def test_machine_topology_weighting_is_reported():
+    graph = bf.load_machine_topology()
+    try:
+        assert bf.is_machine_topo_weighted() is False
+        assert bf.set_machine_topology(graph, is_weighted=True) is True
+        assert bf.is_machine_topo_weighted() is True
+        assert bf.is_topo_weighted() is False  # the rank topology's flag is its own
+    finally:
+        bf.set_machine_topology(graph)
+    assert bf.is_machine_topo_weighted() is False
+
+
 @pytest.mark.skipif(bf.machine_size() != 1, reason="single machine only")
 def test_single_machine_topology():
     assert bf.in_neighbor_machine_ranks() == []

@@ -1,7 +1,6 @@
-"""broadcast_parameters, allreduce_parameters, broadcast_optimizer_state and
-the Infer*Ranks helpers, checked against values every rank can compute."""
+"""broadcast_parameters, allreduce_parameters and broadcast_optimizer_state,
+checked against values every rank can compute."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -108,26 +107,3 @@ def test_broadcast_optimizer_state(kind, steps):
 def test_broadcast_optimizer_state_rejects_non_optimizers():
     with pytest.raises(TypeError):
         bf.broadcast_optimizer_state({"lr": 1}, root_rank=0)
-
-
-def shift_pattern(shift):
-    return [(ME + shift) % N] if N > 1 else []
-
-
-@pytest.mark.parametrize("shift", [1, 2])
-def test_infer_sources_and_destinations(shift):
-    dst = shift_pattern(shift)
-    sources, W = bf.InferSourceFromDestinationRanks(dst, construct_adjacency_matrix=True)
-    expected_W = np.zeros((N, N), dtype=np.int64)
-    for i in range(N):
-        if N > 1:
-            expected_W[i, (i + shift) % N] = 1
-    assert (W == expected_W).all()
-    assert sources == ([] if N == 1 else sorted({(ME - shift) % N} - {ME}))
-    destinations = bf.InferDestinationFromSourceRanks(sources)
-    assert destinations == sorted(set(dst) - {ME})
-
-
-def test_infer_rejects_bad_ranks():
-    with pytest.raises(ValueError):
-        bf.InferSourceFromDestinationRanks([N])

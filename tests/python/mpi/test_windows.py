@@ -307,3 +307,36 @@ def test_mismatched_windows_across_ranks_are_reported():
     with pytest.raises(ValueError, match="another name, dtype or shape"):
         bf.win_create(torch.zeros(3 + (ME == 0)), "uneven")
     assert bf.get_current_created_window_names() == []
+
+
+@pytest.mark.parametrize("zero_init", [False, True])
+def test_neighbour_buffers_carry_no_p_until_written(zero_init):
+    """As in BlueFog 0.3, whatever the buffers' data starts as, their p starts
+    at 0: a collect before any write leaves p at 1, and one neighbour's
+    accumulate adds exactly its share."""
+    tensor = value(ME)
+    bf.win_create(tensor, "p0", zero_init=zero_init)
+    bf.turn_on_win_ops_with_associated_p()
+    try:
+        bf.win_update_then_collect("p0")
+        assert bf.win_associated_p("p0") == 1.0
+        settle()
+        sender = 0
+        if ME == sender:
+            bf.win_accumulate(tensor, "p0", self_weight=0.5,
+                              dst_weights={r: 0.5 for r in bf.out_neighbor_ranks()})
+        settle()
+        bf.win_update_then_collect("p0")
+        received = ME != sender and ME in topology_util.GetSendWeights(
+            bf.load_topology(), sender)[1]
+        expected = 0.5 if ME == sender else (1.5 if received else 1.0)
+        assert bf.win_associated_p("p0") == pytest.approx(expected)
+        # A plain win_update on the fresh buffers weighs p like the data.
+        bf.win_update("p0", self_weight=0.5,
+                      neighbor_weights={r: 0.5 / max(1, len(bf.in_neighbor_ranks()))
+                                        for r in bf.in_neighbor_ranks()})
+        assert bf.win_associated_p("p0") == pytest.approx(0.5 * expected)
+    finally:
+        bf.turn_off_win_ops_with_associated_p()
+        settle()
+        bf.win_free("p0")

@@ -235,11 +235,58 @@ def test_hosts_hostfile_prefix_passthrough(fake_mpirun, tmp_path):
     assert _contains_seq(cmd, ["--prefix", "/opt/ompi"])
 
 
-def test_use_infiniband_adds_nothing(fake_mpirun):
+def test_single_dash_hostfile_as_in_0_3(fake_mpirun, tmp_path):
     mpirun, _ = fake_mpirun()
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("server1 slots=2\n")
+    args = bfrun.parse_args(["-np", "2", "-hostfile", str(hostfile), "prog", "-hostfile"])
+    assert args.hostfile == str(hostfile) and args.command == ["prog", "-hostfile"]
+    cmd, _ = bfrun.build_command(args, _environ(mpirun))
+    assert _contains_seq(cmd, ["--hostfile", str(hostfile)])
+    with pytest.raises(SystemExit):
+        bfrun.parse_args(["-np", "2", "-hostfile", str(tmp_path / "none"), "prog"])
+
+
+def test_verbose_turns_on_debug_logging_unless_set(fake_mpirun):
+    mpirun, _ = fake_mpirun()
+    cmd, env = _build(["-np", "2", "--verbose", "prog"], _environ(mpirun))
+    assert env["BLUEFOG_LOG_LEVEL"] == "debug"
+    assert "BLUEFOG_LOG_LEVEL" in _forwarded(cmd)
+    _, env = _build(["-np", "2", "--verbose", "prog"],
+                    _environ(mpirun, BLUEFOG_LOG_LEVEL="error"))
+    assert env["BLUEFOG_LOG_LEVEL"] == "error"  # the user's choice wins
+    _, env = _build(["-np", "2", "prog"], _environ(mpirun))
+    assert "BLUEFOG_LOG_LEVEL" not in env
+
+
+def test_use_infiniband_selects_ucx(fake_mpirun, tmp_path, monkeypatch):
+    mpirun, _ = fake_mpirun()
+    sysfs = tmp_path / "infiniband"
+    sysfs.mkdir()
+    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(sysfs))
+    with pytest.raises(bfrun.UnsupportedOptionError, match="no InfiniBand device"):
+        _build(["-np", "2", "--use-infiniband", "prog"], _environ(mpirun))
+    (sysfs / "mlx5_0").mkdir()
     plain, _ = _build(["-np", "2", "prog"], _environ(mpirun))
     ib, _ = _build(["-np", "2", "--use-infiniband", "prog"], _environ(mpirun))
-    assert plain == ib
+    assert _contains_seq(ib, ["--mca", "pml", "ucx"]) and not _contains_seq(plain, ["ucx"])
+    assert ib[-1] == "prog"
+    # Across hosts the local host's devices say nothing about the others'.
+    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
+    cmd, _ = _build(["-np", "2", "-H", "a:1,b:1", "--use-infiniband", "prog"],
+                    _environ(mpirun))
+    assert _contains_seq(cmd, ["--mca", "pml", "ucx"])
+
+
+def test_use_infiniband_refused_here_without_launching(fake_mpirun, monkeypatch, capsys,
+                                                       tmp_path):
+    """This machine has no InfiniBand: a clear error, and nothing runs."""
+    mpirun, args_file = fake_mpirun()
+    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
+    monkeypatch.setenv("BLUEFOG_MPIRUN", mpirun)
+    assert bfrun.main(["-np", "2", "--use-infiniband", "prog"]) == 2
+    assert "no InfiniBand device" in capsys.readouterr().err
+    assert not args_file.exists()
 
 
 # --------------------------------------------------------------------------
@@ -294,6 +341,7 @@ def test_hydra_options(fake_hydra, tmp_path):
     (["--prefix", "/opt/ompi"], "--prefix is an Open MPI option"),
     (["-H", "a,b", "-p", "2222"], "~/.ssh/config"),
     (["--network-interface", "eth0,eth1"], "one --network-interface"),
+    (["--use-infiniband"], "MPICH picks its network when it is built"),
 ])
 def test_hydra_refuses_open_mpi_only_options(fake_hydra, monkeypatch, capsys,
                                              argv, message):

@@ -44,7 +44,8 @@ def step_matrices(name, n):
         w = np.zeros((n, n))
         for rank, schedule in enumerate(schedules):
             _, recv = next(schedule)
-            w[[rank, *recv], rank] = 1.0 / (len(recv) + 1)
+            for src in [rank, *recv]:  # recv may be [rank] (InnerOuterRing, one machine)
+                w[src, rank] += 1.0 / (len(recv) + 1)
         matrices.append(w)
     return matrices
 

@@ -384,11 +384,9 @@ def inner_outer_ring_reference(world_size, local_size, self_rank):
     while True:
         target = k % local_size
         if node == target:
-            if machines == 1:
-                yield [], []
-            else:
-                yield ([(machine + 1) % machines * local_size + node],
-                       [(machine - 1) % machines * local_size + node])
+            # 0.3: with one machine, "the next machine" is its own: itself.
+            yield ([(machine + 1) % machines * local_size + node],
+                   [(machine - 1) % machines * local_size + node])
         else:
             to = (node + 1) % local_size
             if to == target:
@@ -438,7 +436,7 @@ def test_inner_outer_generators(machines, local_size):
         elif local_size == 1:
             # Every rank talks across machines each step: a ring over machines.
             got = take(tu.GetInnerOuterRingDynamicSendRecvRanks(world, local_size, rank), 3)
-            expected = ([], []) if machines == 1 else ([(rank + 1) % world], [(rank - 1) % world])
+            expected = ([(rank + 1) % world], [(rank - 1) % world])  # [0], [0] on one
             assert got == [expected] * 3
 
 
@@ -447,6 +445,15 @@ def test_inner_outer_first_yields():
     assert take(gen, 5) == [([2], [3]), ([5], [5]), ([3], [0]), ([2], [0]), ([2], [3])]
     gen = tu.GetInnerOuterExpo2DynamicSendRecvRanks(16, 4, 5)
     assert take(gen, 4) == [([6], [7]), ([13], [13]), ([7], [4]), ([4], [6])]
+
+
+def test_inner_outer_ring_on_one_machine_as_0_3():
+    """0.3's sequence for world_size == local_size: the rank going "outside"
+    exchanges with itself; the schedule object leaves it out."""
+    assert take(tu.GetInnerOuterRingDynamicSendRecvRanks(4, 4, 1), 5) == [
+        ([2], [3]), ([1], [1]), ([3], [0]), ([2], [0]), ([2], [3])]
+    assert take(tu.GetInnerOuterRingDynamicSendRecvRanks(1, 1, 0), 2) == [([0], [0])] * 2
+    assert tu.InnerOuterRingSchedule(4, 4).step(1, 1) == ([], [])
 
 
 def test_inner_outer_errors():
@@ -586,3 +593,29 @@ def test_import_does_not_pull_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------
+# isPowerOf
+
+
+def test_is_power_of_is_exact():
+    for base in (2, 3, 4, 5, 7, 10):
+        powers = {base ** t for t in range(40)}
+        for x in list(range(1, 300)) + sorted(powers):
+            assert tu.isPowerOf(x, base) == (x in powers), (x, base)
+    assert tu.isPowerOf(243, 3)            # 0.3's floating logs missed this one
+    assert tu.isPowerOf(3 ** 39, 3)
+    assert tu.isPowerOf(8.0, 2) and not tu.isPowerOf(8.5, 2)
+    assert tu.isPowerOf(1, 2)
+
+
+def test_is_power_of_bad_arguments():
+    with pytest.raises(ValueError, match="base must be an integer >= 2"):
+        tu.isPowerOf(4, 1)
+    with pytest.raises(TypeError, match="base must be an integer"):
+        tu.isPowerOf(4, 2.0)
+    with pytest.raises(ValueError, match="x must be > 0"):
+        tu.isPowerOf(0, 2)
+    with pytest.raises(TypeError, match="x must be a number"):
+        tu.isPowerOf("8", 2)

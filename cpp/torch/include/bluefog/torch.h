@@ -89,6 +89,9 @@ int64_t win_transfer_nonblocking(const std::string& op, const at::Tensor& tensor
 // Acquires (lock) or releases the distributed mutex of `ranks`' windows.
 int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& ranks,
                               bool lock);
+// Takes (lock) or releases this rank's own window mutex exclusively: while it
+// is held, neighbours' puts, accumulates and gets on this window wait too.
+int64_t win_lock_nonblocking(const std::string& name, bool lock);
 at::Tensor win_update(const std::string& name, double self_weight,
                       const std::vector<std::pair<int, double>>& weights, bool reset,
                       bool clone, bool with_p);

@@ -1,5 +1,17 @@
 """Distributed optimizers: each wraps a ``torch.optim`` optimizer and returns
-an instance of a subclass of its class."""
+an instance of a subclass of its class.
+
+``num_steps_per_communication=k``: the optimizer communicates at the k-th
+pass since its last communication, counting forward passes (adapt-with-combine,
+window optimizers) or backward passes (adapt-then-combine, gradient
+allreduce), as BlueFog 0.3 counted; step() completes it. With one backward
+per step() every k-th step communicates and the others are local steps; with
+k backward passes per step() (accumulating mini-batch gradients) every step
+communicates, using the accumulated gradient.
+
+Every optimizer has BlueFog 0.3's ``synchronize()``, ``skip_synchronize()``,
+``turn_on_timeline()`` and ``turn_off_timeline()``.
+"""
 
 from bluefog.torch.optimizers import combine, gradient_allreduce, windows
 from bluefog.torch.optimizers.communication import CommunicationType
@@ -55,7 +67,8 @@ def DistributedAllreduceOptimizer(optimizer, model, num_steps_per_communication=
 
 def DistributedWinPutOptimizer(optimizer, model, num_steps_per_communication=1,
                                window_prefix=None):
-    """Asynchronous: one window per parameter; parameters are put into the
+    """Asynchronous: one window per parameter, named after it (after
+    ``window_prefix + "."`` when given); parameters are put into the
     out-neighbours' windows in forward and combined with win_update at step().
     Call unregister_window() (collective) when done."""
     return wrap(optimizer, windows.WinPut, model=model,

@@ -1,11 +1,13 @@
 """Adapt-with-combine and adapt-then-combine: every rank averages its
 parameters with other ranks (neighbours, its machine's neighbours, or
-everyone) while it takes local optimizer steps."""
+everyone) while it takes local optimizer steps. When they communicate:
+see passes.py."""
 
 import torch
 
-from bluefog.torch.optimizers.communication import CombineSettings
+from bluefog.torch.optimizers.communication import CombineSettings, CommunicationType
 from bluefog.torch.optimizers.local_step import LocalStep
+from bluefog.torch.optimizers.passes import BackwardPasses
 from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase, finish
 
 
@@ -21,71 +23,98 @@ class CombineBase(DistributedOptimizerBase, CombineSettings):
         self._handles = {}
 
     def _start(self, param):
-        self._handles[param] = self._start_combine(param.detach(), self._names[param])
+        if self._communication_type is not CommunicationType.empty:
+            self._handles[param] = self._start_combine(param.detach(), self._names[param])
 
 
 class AdaptWithCombine(CombineBase):
     """x <- sum_j w_ij x_j - lr * update(grad f_i(x_i)): the parameters are sent
-    in the forward pass (a pre-hook on each module that owns parameters), so
-    communication overlaps forward and backward; step() waits, installs the
-    combined parameters and then applies the local update computed from the
-    gradient at the old ones."""
+    as the k-th training forward pass of their model since the last
+    communication starts (k = num_steps_per_communication), so communication
+    overlaps forward and backward; step() waits, installs the combined
+    parameters, then applies the local update computed from the gradient at
+    the old ones. Other steps are local."""
 
     def _setup(self, model, communication_type, num_steps_per_communication):
         self._setup_common(model, "awc", communication_type, num_steps_per_communication)
-        models = list(model) if isinstance(model, (list, tuple)) else [model]
-        self._hook_forward([module for m in models for module in m.modules()
-                            if any(p in self._names for p in module.parameters(recurse=False))],
-                           "_forward_started")
+        self._count_forward_passes("_send_parameters")
 
-    def _forward_started(self, module, _inputs):
-        # Evaluation under no_grad and repeated forwards within a step send nothing.
-        if not torch.is_grad_enabled() or not self._combines_now():
-            return
-        for param in module.parameters(recurse=False):
-            if param in self._names and param not in self._handles:
+    def _send_parameters(self, model):
+        for param in self._model_params[model]:
+            if param not in self._handles:
                 self._start(param)
 
-    def step(self, closure=None):
-        loss = self._begin_step(closure)
-        self._exchange_and_step(self._combines_now(), _copy_into)
-        return loss
+    def _synchronize(self):
+        due = self._due_models()
+        for model in due:
+            self._send_parameters(model)
+        self._forwards.reset(due)
+        finish(self._handles, _copy_into)
+
+    def _communication_pending(self):
+        return bool(self._due_models())
+
+    def _finish_step(self):
+        self._wrapped_class.step(self)
 
 
 class AdaptThenCombine(CombineBase, LocalStep):
-    """x <- sum_j w_ij (x_j - lr * update(grad f_j(x_j))): as soon as backward
-    has a parameter's gradient, that parameter takes its local step and its
-    combination starts, overlapping the rest of backward; step() waits."""
+    """x <- sum_j w_ij (x_j - lr * update(grad f_j(x_j))): in the k-th backward
+    pass since the last communication, as soon as a parameter's gradient is
+    ready (accumulated over those k passes), the parameter takes its local
+    step and its combination starts, overlapping the rest of backward; step()
+    waits. In the other steps, step() takes a local step."""
 
     def _setup(self, model, communication_type, num_steps_per_communication):
         self._setup_common(model, "atc", communication_type, num_steps_per_communication)
         self._setup_local_step()
         self._adapted = set()
+        self._round_done = False  # synchronize() took this round's local steps
+        self._backwards = BackwardPasses()
         self._hook_gradients("_gradient_ready")
 
     def _gradient_ready(self, param):
-        if param in self._adapted:
+        self._check_local_step()  # before the pass counts: registering one then works
+        if self._round_done:
+            raise RuntimeError("adapt-then-combine: a backward pass after synchronize() and "
+                               "before step(); call step() first")
+        k = self._num_steps_per_communication
+        current = self._backwards.note_gradient(param)
+        if current < k:
+            return  # the gradient accumulates; the local step comes later
+        if current > k or param in self._adapted:
             raise RuntimeError(
-                f"adapt-then-combine: parameter '{self._names[param]}' received a second "
-                "gradient before step(); its local step already happened in the first "
-                "backward. Call step() after every backward (accumulating gradients over "
-                "several backward passes is not possible with this optimizer).")
+                f"adapt-then-combine: parameter '{self._param_names[param]}' received a "
+                f"gradient in more than num_steps_per_communication={k} backward passes "
+                "before step(); its local step and combination already started in the "
+                f"{k}-th. Call step() after every {k} backward passes, or raise "
+                "num_steps_per_communication.")
         self._adapt(param)
 
     def _adapt(self, param):
         self._local_step(param)
         self._adapted.add(param)
-        if self._combines_now():
-            self._start(param)
+        self._start(param)
 
-    def step(self, closure=None):
-        loss = self._begin_step(closure)
-        for param in self._names:
-            if param not in self._adapted:
-                self._adapt(param)
+    def _synchronize(self):
+        if self._backwards.count < self._num_steps_per_communication:
+            return
         try:
+            for param in self._names:
+                if param not in self._adapted:
+                    self._adapt(param)  # no gradient in the k-th pass: same ops everywhere
             finish(self._handles, _copy_into)
         finally:
-            self._adapted.clear()
-            self._steps_done += 1
-        return loss
+            self._backwards.reset()
+            self._round_done = True
+
+    def _communication_pending(self):
+        return self._backwards.count >= self._num_steps_per_communication
+
+    def _finish_step(self):
+        if not self._round_done:
+            self._local_steps()
+
+    def _end_step(self):
+        self._round_done = False
+        self._adapted.clear()

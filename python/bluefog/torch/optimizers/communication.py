@@ -1,6 +1,7 @@
 """The combination step of the combine optimizers: which op averages a
 parameter with the other ranks, and with which weights."""
 
+import warnings
 from enum import Enum
 
 from bluefog.torch import mpi_ops, neighbor_ops
@@ -13,10 +14,38 @@ class CommunicationType(Enum):
     empty = "empty"
 
 
+_warned_aliases = set()
+
+
+def _renamed(old, new):
+    """A property `old` that reads and sets attribute `new`, with a one-time
+    DeprecationWarning: BlueFog 0.3's loops (the seed README's) set
+    send_neighbors and neighbor_weights. Without it, setting the old name
+    would only make an attribute that nothing reads."""
+
+    def warn():
+        if old not in _warned_aliases:
+            _warned_aliases.add(old)
+            warnings.warn(f"optimizer.{old} is deprecated; use optimizer.{new}",
+                          DeprecationWarning, stacklevel=3)
+
+    def get(self):
+        warn()
+        return getattr(self, new)
+
+    def set(self, value):
+        warn()
+        setattr(self, new, value)
+
+    return property(get, set, doc=f"Deprecated name of ``{new}``.")
+
+
 class CombineSettings:
     """Attributes users set between iterations (the seed's dynamic-topology
     loop sets dst_weights, src_weights and self_weight every step). None
-    means: follow the installed (machine) topology."""
+    means: follow the installed (machine) topology. BlueFog 0.3's names
+    send_neighbors, neighbor_weights, send_neighbor_machines and
+    neighbor_machine_weights are deprecated aliases."""
 
     def _setup_combine(self, communication_type):
         self.communication_type = communication_type
@@ -26,6 +55,11 @@ class CombineSettings:
         self.src_machine_weights = None
         self.dst_machine_weights = None
         self.enable_topo_check = False
+
+    send_neighbors = _renamed("send_neighbors", "dst_weights")
+    neighbor_weights = _renamed("neighbor_weights", "src_weights")
+    send_neighbor_machines = _renamed("send_neighbor_machines", "dst_machine_weights")
+    neighbor_machine_weights = _renamed("neighbor_machine_weights", "src_machine_weights")
 
     @property
     def communication_type(self):
@@ -38,10 +72,6 @@ class CombineSettings:
                              f"member ({', '.join(t.name for t in CommunicationType)}), "
                              f"got {value!r}")
         self._communication_type = value
-
-    def _combines_now(self):
-        return self._communication_type is not CommunicationType.empty and \
-            self._communicates_now()
 
     def _start_combine(self, tensor, name):
         """Starts averaging `tensor` (not modified) with the other ranks; returns a handle."""

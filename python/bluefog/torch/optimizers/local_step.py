@@ -34,7 +34,25 @@ class LocalStep:
             self._group_index = (self.param_groups, index)
         return index[param]
 
+    def _local_steps(self):
+        """Every parameter's local step (a step without communication)."""
+        if self._step_function is None and isinstance(self, PER_PARAMETER_OPTIMIZERS):
+            self._wrapped_class.step(self)  # the same numbers, in one call
+            return
+        for group in self.param_groups:
+            for param in group["params"]:
+                self._local_step(param)
+
+    def _check_local_step(self):
+        """TypeError unless a parameter's local step can be taken."""
+        if self._step_function is None and not isinstance(self, PER_PARAMETER_OPTIMIZERS):
+            raise TypeError(
+                f"adapt-then-combine has no built-in local step for "
+                f"{self._wrapped_class.__name__}; call "
+                f"optimizer.register_step_function(fn(optimizer, param, grad, group))")
+
     def _local_step(self, param):
+        self._check_local_step()
         if param.grad is None:
             return
         group = self._group_of(param)
@@ -42,11 +60,6 @@ class LocalStep:
             with torch.no_grad():
                 self._step_function(self, param, param.grad, group)
             return
-        if not isinstance(self, PER_PARAMETER_OPTIMIZERS):
-            raise TypeError(
-                f"adapt-then-combine has no built-in local step for "
-                f"{self._wrapped_class.__name__}; call "
-                f"optimizer.register_step_function(fn(optimizer, param, grad, group))")
         all_groups = self.param_groups
         self.param_groups = [dict(group, params=[param])]
         try:

@@ -10,58 +10,67 @@ from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase
 
 
 class WindowOptimizerBase(DistributedOptimizerBase):
-    """Windows named after the parameters, the forward hook, and freeing."""
+    """Windows named as in BlueFog 0.3 (the parameter's name, after
+    ``window_prefix + "."`` when a prefix is given), the exchange started by
+    the k-th training forward pass of a model since its last communication
+    (see passes.py), the combination at step(), and freeing."""
 
     def _setup_windows(self, model, kind, num_steps_per_communication, window_prefix):
-        self._setup_base(model, kind, num_steps_per_communication)
-        prefix = "" if window_prefix is None else str(window_prefix)
-        self._window_names = {p: prefix + name for p, name in self._names.items()}
+        prefix = "" if window_prefix is None else f"{window_prefix}."
+        self._setup_base(model, kind, num_steps_per_communication,
+                         op_names=lambda name: prefix + name)
+        self._window_names = dict(self._names)
+        taken = sorted(set(self._window_names.values()) &
+                       set(win_ops.get_current_created_window_names()))
+        if taken:
+            raise ValueError(f"windows {taken} already exist (another window optimizer on "
+                             "this model?); give this one its own window_prefix")
         self._handles = {}
         self.dst_weights = None
         self.src_weights = None
         self.force_barrier = False
-        models = list(model) if isinstance(model, (list, tuple)) else [model]
         for param, name in self._window_names.items():
             win_ops.win_create(self._window_tensor(param), name, zero_init=self._zero_init)
-        self._hook_forward([module for m in models for module in m.modules()
-                            if any(p in self._names for p in module.parameters(recurse=False))],
-                           "_forward_started")
+        self._count_forward_passes("_exchange_parameters")
 
     _zero_init = False
 
     def _window_tensor(self, param):
         return param.detach()
 
-    def _forward_started(self, module, _inputs):
-        if not torch.is_grad_enabled() or not self._communicates_now():
-            return
-        for param in module.parameters(recurse=False):
-            if param in self._window_names and param not in self._handles:
-                self._handles[param] = self._start(param)
-
-    def _exchange(self):
-        """Starts what the forward pass did not, waits for all (each handle
-        completes once its write or read is in place)."""
-        for param in self._window_names:
+    def _exchange_parameters(self, model):
+        for param in self._model_params[model]:
             if param not in self._handles:
                 self._handles[param] = self._start(param)
+
+    def _begin_step(self, closure):
+        if not self._window_names:
+            raise RuntimeError("this optimizer's windows were freed by unregister_window()")
+        return super()._begin_step(closure)
+
+    def _synchronize(self):
+        """Starts what the due models' forward passes did not, waits for all
+        (each handle completes once its write or read is in place), then
+        combines those parameters with their windows."""
+        due = self._due_models()
+        if not due:
+            return
+        for model in due:
+            self._exchange_parameters(model)
+        self._forwards.reset(due)
         handles, self._handles = self._handles, {}
         for handle in handles.values():
             win_ops.win_wait(handle)
         if self.force_barrier:
             mpi_ops.barrier()
+        self._combine(list(handles))
 
-    def step(self, closure=None):
-        loss = self._begin_step(closure)
-        if not self._window_names:
-            raise RuntimeError("this optimizer's windows were freed by unregister_window()")
-        if self._communicates_now():
-            self._exchange()
-            self._combine()
+    def _communication_pending(self):
+        return bool(self._due_models())
+
+    def _finish_step(self):
         self._wrapped_class.step(self)
         self._after_local_step()
-        self._steps_done += 1
-        return loss
 
     def _after_local_step(self):
         pass
@@ -89,9 +98,9 @@ class WinPut(WindowOptimizerBase):
         return win_ops.win_put_nonblocking(param.detach(), self._window_names[param],
                                            dst_weights=self.dst_weights)
 
-    def _combine(self):
-        for name in self._window_names.values():
-            win_ops.win_update(name)
+    def _combine(self, params):
+        for param in params:
+            win_ops.win_update(self._window_names[param])
 
 
 class PullGet(WindowOptimizerBase):
@@ -105,9 +114,9 @@ class PullGet(WindowOptimizerBase):
         return win_ops.win_get_nonblocking(self._window_names[param],
                                            src_weights=self.src_weights)
 
-    def _combine(self):
-        for name in self._window_names.values():
-            win_ops.win_update(name)
+    def _combine(self, params):
+        for param in params:
+            win_ops.win_update(self._window_names[param])
 
 
 class PushSum(WindowOptimizerBase):
@@ -137,9 +146,10 @@ class PushSum(WindowOptimizerBase):
             self._scaled[param], self._window_names[param], self_weight=share,
             dst_weights={r: share for r in targets}, require_mutex=True, _with_p=True)
 
-    def _combine(self):
+    def _combine(self, params):
         with torch.no_grad():
-            for param, name in self._window_names.items():
+            for param in params:
+                name = self._window_names[param]
                 win_ops.win_update_then_collect(name, _with_p=True)
                 param.copy_(self._scaled[param] / _bluefog.win_p(name))
 

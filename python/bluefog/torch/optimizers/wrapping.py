@@ -7,11 +7,17 @@ It shares the wrapped optimizer's attributes (same ``param_groups`` and
 ``state`` objects), so state built before wrapping is kept.
 """
 
+import contextlib
 import itertools
 import numbers
+import os
+import warnings
 import weakref
 
 import torch
+
+from bluefog.torch.optimizers import passes, timeline
+from bluefog.torch.optimizers.hooks import grad_ready_hooks
 
 _serials = itertools.count()
 
@@ -33,43 +39,31 @@ def wrap(optimizer, mixin, **setup):
     return wrapper
 
 
-def parameter_names(model, optimizer, kind):
-    """{param: unique name} for the optimizer's parameters, named after the
-    model's; the names match ops across ranks."""
+def models_of(model):
+    """`model` as a list of modules (it may be one module or a list of them)."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     if not models or not all(isinstance(m, torch.nn.Module) for m in models):
         raise TypeError(f"model must be a torch.nn.Module or a list of them, got {model!r}")
+    return models
+
+
+def parameter_names(models, optimizer):
+    """{param: name} for the optimizer's parameters, named as in
+    ``model.named_parameters()`` (prefixed with the model's index when there
+    are several); the names match ops across ranks."""
     names = {}
     for index, module in enumerate(models):
         prefix = f"{index}." if len(models) > 1 else ""
         for name, param in module.named_parameters():
             names.setdefault(param, prefix + name)
-    serial = next(_serials)
     result = {}
     for group_index, group in enumerate(optimizer.param_groups):
         for param in group["params"]:
             if param not in names:
                 raise ValueError(f"the optimizer's parameter of shape {tuple(param.shape)} "
                                  f"(group {group_index}) is not a parameter of `model`")
-            result[param] = f"{kind}{serial}.{names[param]}"
+            result[param] = names[param]
     return result
-
-
-def grad_ready_hooks(params, callback):
-    """Calls callback(param) once the gradient of `param` has been accumulated
-    into `param.grad` during backward. Returns (removable handles, objects
-    that must stay alive as long as the hooks)."""
-    handles, keep = [], []
-    for param in params:
-        if hasattr(param, "register_post_accumulate_grad_hook"):  # torch >= 2.1
-            handles.append(param.register_post_accumulate_grad_hook(callback))
-        else:
-            # The AccumulateGrad node of a leaf; its hooks run once p.grad is final.
-            accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
-            handles.append(accumulator.register_hook(
-                lambda *_, param=param: callback(param)))
-            keep.append(accumulator)
-    return handles, keep
 
 
 def finish(handles, apply):
@@ -89,15 +83,39 @@ def finish(handles, apply):
         raise error
 
 
-class DistributedOptimizerBase:
-    """What every distributed optimizer has: parameter names and the schedule
-    of communication steps."""
+_STEP_AFTER_SYNCHRONIZE = (
+    "optimizer.step() called without optimizer.skip_synchronize() context after "
+    "optimizer.synchronize(). This can cause training slowdown. You may want to consider "
+    "using optimizer.skip_synchronize() context if you use optimizer.synchronize() in your "
+    "code.")
 
-    def _setup_base(self, model, kind, num_steps_per_communication):
-        self._names = parameter_names(model, self, kind)
+
+class DistributedOptimizerBase:
+    """What every distributed optimizer has: parameter names, the passes
+    counted towards a communication (see passes.py), BlueFog 0.3's
+    synchronize() / skip_synchronize(), and the timeline.
+
+    step() = synchronize() (complete this round's communication if it is
+    due, install its results), then the local part of the step. A subclass
+    provides _synchronize(), _communication_pending() and _finish_step()."""
+
+    def _setup_base(self, model, kind, num_steps_per_communication, op_names=None):
+        """op_names(parameter name) -> the name of its ops (and timeline row);
+        by default unique per optimizer, so that two optimizers' ops never
+        collide."""
+        self._models = models_of(model)
+        self._param_names = parameter_names(self._models, self)
+        if op_names is None:
+            serial = next(_serials)
+            op_names = lambda name: f"{kind}{serial}.{name}"  # noqa: E731
+        self._names = {p: op_names(name) for p, name in self._param_names.items()}
         self.num_steps_per_communication = num_steps_per_communication
-        self._steps_done = 0
         self._hook_handles, self._hook_keep = [], []
+        self._should_synchronize = True
+        self._synchronized = False
+        self._timeline = None
+        if os.environ.get("BLUEFOG_TIMELINE") and timeline.available():
+            self.turn_on_timeline()
 
     def _weak_method(self, name):
         """A hook that calls self.<name> while this optimizer lives. Hooks hold
@@ -110,9 +128,25 @@ class DistributedOptimizerBase:
                 return getattr(alive, name)(*args)
         return hook
 
-    def _hook_forward(self, modules, name):
-        self._hook_handles += [m.register_forward_pre_hook(self._weak_method(name))
-                               for m in modules]
+    def _count_forward_passes(self, due):
+        """Counts each model's training forward passes; at the k-th since its
+        last communication, calls self.<due>(model) as its forward starts."""
+        self._forwards = passes.ForwardPasses(self._models)
+        self._model_params = {m: [p for p in dict.fromkeys(m.parameters()) if p in self._names]
+                              for m in self._models}
+        self._due_method = due
+        self._hook_handles += [m.register_forward_pre_hook(self._weak_method("_forward_pass"))
+                               for m in self._models]
+
+    def _forward_pass(self, model, _inputs):
+        # Evaluation (no_grad, or the model in eval mode) does not count.
+        if not torch.is_grad_enabled() or not model.training:
+            return
+        if self._forwards.count(model) == self._num_steps_per_communication:
+            getattr(self, self._due_method)(model)
+
+    def _due_models(self):
+        return self._forwards.due(self._num_steps_per_communication)
 
     def _hook_gradients(self, name):
         handles, keep = grad_ready_hooks(list(self._names), self._weak_method(name))
@@ -124,6 +158,7 @@ class DistributedOptimizerBase:
         for handle in getattr(self, "_hook_handles", []):
             handle.remove()
         self._hook_handles, self._hook_keep = [], []
+        self.turn_off_timeline()
 
     def __del__(self):
         self.remove_hooks()
@@ -139,17 +174,50 @@ class DistributedOptimizerBase:
                              f"got {value!r}")
         self._num_steps_per_communication = int(value)
 
-    def _exchange_and_step(self, exchanging, apply):
-        """step() of the optimizers that exchange, then step: when `exchanging`,
-        starts the exchanges no hook started, waits for all and applies each
-        result; then the wrapped optimizer's step."""
-        if exchanging:
-            for param in self._names:
-                if param not in self._handles:
-                    self._start(param)
-            finish(self._handles, apply)
-        self._wrapped_class.step(self)
-        self._steps_done += 1
+    # ---- BlueFog 0.3's synchronize / skip_synchronize
+
+    def synchronize(self):
+        """Wait for the communication in flight and install its results (the
+        combined parameters, or the averaged gradients), e.g. to clip
+        gradients before step(); then call step() under skip_synchronize().
+        Does nothing when no communication is due."""
+        self._synchronize()
+        self._synchronized = True
+
+    @contextlib.contextmanager
+    def skip_synchronize(self):
+        """A context under which step() does not synchronize again::
+
+            optimizer.synchronize()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            with optimizer.skip_synchronize():
+                optimizer.step()
+        """
+        self._should_synchronize = False
+        try:
+            yield
+        finally:
+            self._should_synchronize = True
+
+    def step(self, closure=None):
+        loss = self._begin_step(closure)
+        try:
+            if self._should_synchronize:
+                if self._synchronized:
+                    warnings.warn(_STEP_AFTER_SYNCHRONIZE)
+                self._synchronize()
+            elif self._communication_pending():
+                raise RuntimeError(
+                    "step() under skip_synchronize(): this step's communication is still "
+                    "in flight; call optimizer.synchronize() before it")
+            self._finish_step()
+        finally:
+            self._synchronized = False
+            self._end_step()
+        return loss
+
+    def _end_step(self):
+        pass
 
     def _begin_step(self, closure):
         """Checks the parameters and runs the closure (its backward fires the
@@ -162,6 +230,17 @@ class DistributedOptimizerBase:
         with torch.enable_grad():
             return closure()
 
-    def _communicates_now(self):
-        """True on every num_steps_per_communication-th step (the k-th, 2k-th, ...)."""
-        return (self._steps_done + 1) % self._num_steps_per_communication == 0
+    # ---- timeline
+
+    def turn_on_timeline(self):
+        """Record each parameter's forward and backward phases in the timeline
+        (``BLUEFOG_TIMELINE``), in the row of its communication: BlueFog
+        0.3's "FORWARD" and "GRADIENT COMPT." activities. On by default when
+        BLUEFOG_TIMELINE is set."""
+        if self._timeline is None:
+            self._timeline = timeline.TimelineHooks(self._models, self._names)
+
+    def turn_off_timeline(self):
+        if getattr(self, "_timeline", None) is not None:
+            self._timeline.remove()
+            self._timeline = None

@@ -55,11 +55,14 @@ class Window {
   // order. Unlock releases it if `rank` holds it (any of its ops, since
   // win_mutex locks and unlocks with two ops; with `exact`, only the op
   // `waiter` names, which is also dropped from the queue) and returns the
-  // next holder's request, if any.
+  // next holder's request, if any. An `exclusive` holder (the owner's
+  // win_lock) also keeps out the neighbours' puts, accumulates and gets,
+  // which its engine defers until Exclusive() is false again.
   struct Waiter {
     int rank;
     std::string key;
     uint64_t instance;
+    bool exclusive = false;
   };
   bool Lock(const Waiter& waiter);
   bool Unlock(const Waiter& waiter, bool exact, Waiter* next);
@@ -68,6 +71,7 @@ class Window {
   std::vector<Waiter> ReleaseRank(int rank);
   // Ranks that hold or await the mutex.
   std::vector<int> MutexRanks();
+  bool Exclusive();
 
  private:
   struct Buffer {

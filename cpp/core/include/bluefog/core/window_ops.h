@@ -18,6 +18,7 @@ struct WindowOpArgs {
   std::shared_ptr<Window> window;              // this rank's window of that name
   std::vector<std::pair<int, double>> peers;   // targets (put/accumulate/lock) or sources (get)
   bool require_mutex = false;                  // hold the peers' window mutexes meanwhile
+  bool exclusive = false;                      // lock: win_lock's, on this rank's own window
   bool with_p = false;                         // carry the push-sum weight p along
   TensorView payload;                          // put/accumulate: what to send
   std::optional<double> self_weight;           // put/accumulate: scale own tensor after

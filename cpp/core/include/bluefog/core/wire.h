@@ -48,6 +48,10 @@ constexpr uint8_t kAbortIsConsequence = 1;
 // MessageHeader::flags of a kWinUnlock request: the op gives up, so release
 // the mutex only if this very op (name, instance) holds or awaits it.
 constexpr uint8_t kWinUnlockAbandon = 2;
+// MessageHeader::flags of a kWinLock request a rank sends to itself
+// (win_lock): the holder keeps out every neighbour access, not only theirs
+// that require the mutex.
+constexpr uint8_t kWinLockExclusive = 4;
 
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;

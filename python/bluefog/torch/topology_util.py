@@ -1,0 +1,79 @@
+"""``bluefog.torch.topology_util`` as in BlueFog 0.3: the graph builders and
+helpers of ``bluefog.common.topology_util``, and the collective inference of
+the other side of a dynamic communication pattern."""
+
+import numbers
+
+import numpy as np
+import torch
+
+from bluefog import _bluefog
+from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in BlueFog 0.3)
+    ExponentialTwoGraph, ExponentialGraph, SymmetricExponentialGraph, MeshGrid2DGraph,
+    StarGraph, RingGraph, FullyConnectedGraph, IsTopologyEquivalent, IsRegularGraph,
+    GetRecvWeights, GetSendWeights, GetDynamicOnePeerSendRecvRanks,
+    GetExp2DynamicSendRecvMachineRanks, GetInnerOuterRingDynamicSendRecvRanks,
+    GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
+)
+from bluefog.torch.mpi_ops import synchronize
+
+
+def _checked_ranks(ranks, op, what):
+    size, me = _bluefog.size(), _bluefog.rank()
+    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__iter__"):
+        raise TypeError(f"{op}: {what} must be a list of ranks, got {type(ranks).__name__}")
+    ranks = list(ranks)
+    for r in ranks:
+        if isinstance(r, bool) or not isinstance(r, (numbers.Integral, np.integer)):
+            raise TypeError(f"{op}: {what} must hold integer ranks, got {r!r}")
+        if not 0 <= r < size:
+            raise ValueError(f"{op}: {what} names rank {r}, out of range for {size} ranks")
+        if r == me:
+            raise ValueError(f"{op}: {what} names this rank ({me}) itself")
+    if len(set(ranks)) != len(ranks):
+        raise ValueError(f"{op}: {what} names a rank twice: {ranks}")
+    return [int(r) for r in ranks]
+
+
+def _sends(ranks, ranks_are_destinations, op, what):
+    """The 0/1 matrix S of the whole job, S[i, j] = 1 when rank i sends to
+    rank j, from every rank's destinations (or sources). Collective."""
+    size = _bluefog.size()
+    flags = torch.zeros(size, dtype=torch.uint8)
+    flags[_checked_ranks(ranks, op, what)] = 1
+    table = synchronize(_bluefog.allgather_nonblocking(flags.unsqueeze(0), "")).numpy()
+    return table if ranks_are_destinations else table.T
+
+
+def _averaging_matrix(sends):
+    """BlueFog 0.3's matrix: the identity plus the sends, then ``W / W.sum(axis=1)``
+    with numpy broadcasting, i.e. column j divided by 1 + (number of ranks j
+    sends to). When every rank sends to as many ranks as it receives from (every
+    built-in topology), each column sums to 1: the uniform averaging weights."""
+    W = np.eye(len(sends)) + sends
+    return W / W.sum(axis=1)
+
+
+def InferSourceFromDestinationRanks(dst_ranks, construct_adjacency_matrix=False):
+    """Collective: every rank gives the ranks it sends to; returns the ranks
+    that send to this one (ascending). With ``construct_adjacency_matrix``,
+    returns ``(sources, W)`` with W as BlueFog 0.3 built it: ``W[i, j]`` is
+    nonzero when ``i`` sends to ``j`` or ``i == j``, and equals
+    ``1 / (1 + out_degree(j))``."""
+    op = "InferSourceFromDestinationRanks"
+    sends = _sends(dst_ranks, True, op, "dst_ranks")
+    me = _bluefog.rank()
+    sources = [i for i in range(len(sends)) if sends[i, me]]
+    return (sources, _averaging_matrix(sends)) if construct_adjacency_matrix else sources
+
+
+def InferDestinationFromSourceRanks(src_ranks, construct_adjacency_matrix=False):
+    """Collective: every rank gives the ranks it receives from; returns the
+    ranks this one sends to (ascending). With ``construct_adjacency_matrix``,
+    returns ``(destinations, W)``, W as for InferSourceFromDestinationRanks."""
+    op = "InferDestinationFromSourceRanks"
+    sends = _sends(src_ranks, False, op, "src_ranks")
+    me = _bluefog.rank()
+    destinations = [j for j in range(len(sends)) if sends[me, j]]
+    return (destinations, _averaging_matrix(sends)) if construct_adjacency_matrix \
+        else destinations

@@ -21,6 +21,7 @@ RECOGNISED = {
     "BLUEFOG_EXTENSION_DIR": "package: directory of another build of _bluefog",
     "BLUEFOG_MPIRUN": "bfrun: the launcher to run",
     "BLUEFOG_MPICH_EXTENSION_DIR": "test suite: the MPICH build's _bluefog",
+    "BLUEFOG_TEST_REPORT_DIR": "test suite: where scenario ranks write what they report",
 }
 
 _GPU = "there is no GPU backend in this version; every op runs on the CPU over MPI"

@@ -104,39 +104,12 @@ inline uint16_t FloatToBFloat16Bits(float value) {
   return static_cast<uint16_t>(is_nan ? nan : rounded);
 }
 
-// A float32 quotient rounded to odd: of the two floats around the exact
-// sum / divisor, the one whose last bit is 1 (or the quotient itself when
-// exact). Rounding that to float16 or bfloat16 (8 or more bits fewer) gives
-// the correctly rounded exact quotient. Rounding the nearest float32 quotient
-// again can be wrong where float32 is subnormal (bfloat16 results below
-// 2^-126): it can land on a bfloat16 midpoint that the exact quotient is not
-// on. (For normal results and integer divisors below 2^11 it cannot.) The
-// double quotient is never a float unless the division is exact (for
-// |divisor| < 2^28), and lies on the same side of one. Written with masks,
-// not branches, so that the loops vectorize.
-inline float QuotientRoundedToOdd(float sum, float divisor) {
-  const double exact = static_cast<double>(sum) / static_cast<double>(divisor);
-  const float nearest = static_cast<float>(exact);
-  const double error = exact - static_cast<double>(nearest);
-  const auto bits = static_cast<int32_t>(BitsOf(nearest));
-  // +1 / -1 when the exact quotient is above / below `nearest`, else 0; bit
-  // patterns of negative floats grow the other way.
-  const int32_t direction =
-      static_cast<int32_t>(error > 0.0) - static_cast<int32_t>(error < 0.0);
-  const int32_t sign = NegativeMask(bits);
-  const int32_t step = (direction ^ sign) - sign;
-  const int32_t if_even = -(~bits & 1);
-  return FloatOf(static_cast<uint32_t>(bits + (step & if_even)));
-}
-
-// Element codecs: how a stored element maps to the type arithmetic uses, and
-// the quotient in that type that Store rounds correctly.
+// Element codecs: how a stored element maps to the type arithmetic uses.
 struct F32 {
   using Storage = float;
   using Math = float;
   static Math Load(Storage v) { return v; }
   static Storage Store(Math v) { return v; }
-  static Math Divide(Math v, Math divisor) { return v / divisor; }
 };
 
 struct F64 {
@@ -144,7 +117,6 @@ struct F64 {
   using Math = double;
   static Math Load(Storage v) { return v; }
   static Storage Store(Math v) { return v; }
-  static Math Divide(Math v, Math divisor) { return v / divisor; }
 };
 
 struct F16 {
@@ -152,7 +124,6 @@ struct F16 {
   using Math = float;
   static Math Load(Storage v) { return HalfBitsToFloat(v); }
   static Storage Store(Math v) { return FloatToHalfBits(v); }
-  static Math Divide(Math v, Math divisor) { return QuotientRoundedToOdd(v, divisor); }
 };
 
 struct BF16 {
@@ -160,7 +131,6 @@ struct BF16 {
   using Math = float;
   static Math Load(Storage v) { return BFloat16BitsToFloat(v); }
   static Storage Store(Math v) { return FloatToBFloat16Bits(v); }
-  static Math Divide(Math v, Math divisor) { return QuotientRoundedToOdd(v, divisor); }
 };
 
 // Integers add in unsigned arithmetic: overflow wraps instead of being UB.
@@ -194,7 +164,7 @@ struct Times {
 struct Over {
   template <class C>
   static typename C::Math Apply(typename C::Math v, typename C::Math divisor) {
-    return C::Divide(v, divisor);
+    return v / divisor;
   }
 };
 
@@ -395,13 +365,11 @@ auto VisitRescale(Rescale then, Visit visit) -> decltype(visit(Tag<Keep>())) {
 }
 
 // Dividing by a power of two is exact scaling, so multiplying by its inverse
-// gives the same bits, faster. Not for float16/bfloat16 results, which round
-// twice when the float32 product is subnormal.
-Rescale ForDestination(Rescale then, DataType dst_type) {
-  if (then.kind != Rescale::Kind::kDivide || IsLowPrecisionFloat(dst_type)) return then;
+// gives the same bits, faster.
+Rescale ForDestination(Rescale then) {
+  if (then.kind != Rescale::Kind::kDivide) return then;
   int exponent = 0;
-  const double mantissa = std::frexp(then.factor, &exponent);
-  if (std::fabs(mantissa) != 0.5) return then;
+  if (std::fabs(std::frexp(then.factor, &exponent)) != 0.5) return then;
   return Rescale::Multiply(1.0 / then.factor);
 }
 
@@ -507,7 +475,7 @@ double Rescale::Apply(double value) const {
 
 void RescaleCopy(DataType dst_type, void* dst, DataType src_type, const void* src,
                  int64_t count, Rescale then) {
-  then = ForDestination(then, dst_type);
+  then = ForDestination(then);
   const CopyFn kernel = SelectCopy(dst_type, src_type, then);
   CheckCount("ScaleCopy", count);
   if (count == 0) return;
@@ -530,7 +498,7 @@ void ScaleCopy(DataType dst_type, void* dst, DataType src_type, const void* src,
 
 void Axpy(DataType acc_type, void* acc, DataType src_type, const void* src,
           int64_t count, double alpha, Rescale then) {
-  then = ForDestination(then, acc_type);
+  then = ForDestination(then);
   const AxpyFn kernel = SelectAxpy(acc_type, src_type, alpha, then);
   CheckCount("Axpy", count);
   if (count == 0) return;
@@ -543,7 +511,7 @@ void Axpy(DataType acc_type, void* acc, DataType src_type, const void* src,
 
 void WeightedSum(DataType dst_type, void* dst, DataType src_type, const void* x, double a,
                  const void* y, double b, int64_t count, Rescale then) {
-  then = ForDestination(then, dst_type);
+  then = ForDestination(then);
   const WeightedSumFn kernel = SelectWeightedSum(dst_type, src_type, then);
   CheckCount("WeightedSum", count);
   if (count == 0) return;
@@ -556,7 +524,7 @@ void WeightedSum(DataType dst_type, void* dst, DataType src_type, const void* x,
 }
 
 void RescaleInPlace(DataType dtype, void* data, int64_t count, Rescale then) {
-  then = ForDestination(then, dtype);
+  then = ForDestination(then);
   const InPlaceFn kernel = SelectInPlace(dtype, then);
   CheckCount("ScaleInPlace", count);
   if (count == 0 || then.kind == Rescale::Kind::kNone) return;

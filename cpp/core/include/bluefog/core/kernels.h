@@ -8,10 +8,11 @@
 namespace bluefog {
 
 // What the last pass of a combination does to each result: nothing, a
-// multiplication, or a division. Divisions are correctly rounded into every
-// type, float16/bfloat16 included (their float32 quotient is rounded to odd,
-// so rounding it to 16 bits rounds the exact quotient). Multiply(1) and
-// DivideBy(1) are kNone.
+// multiplication, or a division, in the arithmetic type (float32 for
+// float16/bfloat16). Rounding a float32 quotient by an integer divisor below
+// 2^11 to 16 bits gives the correctly rounded exact quotient, except for
+// bfloat16 results below 2^-126 (float32 subnormals), which can be 1 ulp off.
+// Multiply(1) and DivideBy(1) are kNone.
 struct Rescale {
   enum class Kind { kNone, kMultiply, kDivide };
   Kind kind = Kind::kNone;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up (see setup.sh) and runs every test: C++ unit tests, single-process
-# Python tests, the multi-rank suite under bfrun at 1, 2, 3 and 4 ranks, and
-# an 8-rank suite, the window tests over TCP, and the MPICH variant
-# (scripts/test_mpich.sh); each run is bounded in time so that a hang fails instead
-# of blocking.
+# Python tests, the multi-rank suite under bfrun at 1, 2, 3 and 4 ranks, an
+# 8-rank suite, the averaging tests on emulated machines, the window tests over
+# TCP, and the MPICH variant (scripts/test_mpich.sh); each run is bounded in
+# time so that a hang fails instead of blocking.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
@@ -24,6 +24,10 @@ done
 echo "== multi-rank Python tests at 8 ranks (4 emulated machines of 2)"
 BLUEFOG_NODES_PER_MACHINE=2 timeout -k 10 600 bfrun -np 8 python tests/python/mpi_pytest.py \
   --log-dir build/test-logs/np8 -- -q --color=no --timeout=300 tests/python/mpi8
+echo "== uniform averaging at 4 ranks (2 emulated machines of 2)"
+BLUEFOG_NODES_PER_MACHINE=2 timeout -k 10 600 bfrun -np 4 python tests/python/mpi_pytest.py \
+  --log-dir build/test-logs/np4-machines -- -q --color=no --timeout=300 \
+  tests/python/mpi/test_uniform_averaging.py
 echo "== window tests at 4 ranks, Open MPI over TCP only"
 timeout -k 10 600 bfrun -np 4 --extra-mpi-flags "--mca pml ob1 --mca btl self,tcp" \
   python tests/python/mpi_pytest.py --log-dir build/test-logs/np4-tcp -- -q --color=no \

@@ -83,10 +83,11 @@ uint32_t Nearest(double value, uint32_t lo, double lo_value, double hi_value) {
   return (lo % 2 == 0) ? lo : lo + 1;
 }
 
-uint16_t RefFloatToHalf(float value) {
+// Takes a double so that quotients can be rounded straight to 16 bits.
+uint16_t RefFloatToHalf(double value) {
   if (std::isnan(value)) return 0x7E00;
   const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
-  const double magnitude = std::fabs(static_cast<double>(value));
+  const double magnitude = std::fabs(value);
   const std::vector<double>& table = HalfTable();
   if (magnitude >= table.back()) return sign | 0x7C00;
   const auto upper = std::upper_bound(table.begin(), table.end(), magnitude);
@@ -99,18 +100,21 @@ float RefBFloat16ToFloat(uint16_t bits) {
   return FromBits(static_cast<uint32_t>(bits) << 16);
 }
 
-uint16_t RefFloatToBFloat16(float value) {
+// Takes a double so that quotients can be rounded straight to 16 bits.
+uint16_t RefFloatToBFloat16(double value) {
   if (std::isnan(value)) return 0x7FC0;
-  const uint32_t bits = Bits(value);
-  const uint32_t sign = bits & 0x80000000u;
-  const uint32_t lo = (bits & 0x7FFFFFFFu) >> 16;
-  const double lo_value = RefBFloat16ToFloat(static_cast<uint16_t>(lo));
+  const uint16_t sign = std::signbit(value) ? 0x8000 : 0;
+  const double magnitude = std::fabs(value);
   // Above the largest bfloat16 the next step is 2^128, i.e. infinity.
-  const double hi_value = lo == 0x7F7F ? std::ldexp(1.0, 128)
-                                       : RefBFloat16ToFloat(lo + 1);
-  const double magnitude = std::fabs(static_cast<double>(value));
-  return static_cast<uint16_t>((sign >> 16) |
-                               Nearest(magnitude, lo, lo_value, hi_value));
+  auto code_value = [](uint32_t code) {
+    return code >= 0x7F80 ? std::ldexp(1.0, 128) : static_cast<double>(RefBFloat16ToFloat(code));
+  };
+  // lo: the largest code not above the magnitude, found from a guess.
+  uint32_t lo = std::min<uint32_t>(Bits(static_cast<float>(magnitude)) >> 16, 0x7F80);
+  while (lo > 0 && code_value(lo) > magnitude) --lo;
+  while (lo < 0x7F80 && code_value(lo + 1) <= magnitude) ++lo;
+  if (lo == 0x7F80) return sign | 0x7F80;
+  return static_cast<uint16_t>(sign | Nearest(magnitude, lo, code_value(lo), code_value(lo + 1)));
 }
 
 // ---- Comparison helpers ----
@@ -856,6 +860,200 @@ TEST(ScaleInPlaceTest, Errors) {
   const std::string message =
       ThrowMessage([] { ScaleInPlace(DataType::kInt16, nullptr, 0, 2.0); });
   EXPECT_NE(message.find("int16"), std::string::npos) << message;
+}
+
+// ==== Rescale: the last pass of a uniform average ====
+
+// Counts around the vector widths (8 floats, 4 doubles per AVX2 register),
+// so that the vector loops' remainders run too.
+constexpr int64_t kTailCounts[] = {1, 3, 7, 8, 9, 15, 17, 33, 1000003};
+
+TEST(RescaleTest, FactoriesAndApply) {
+  EXPECT_EQ(Rescale::Multiply(1.0).kind, Rescale::Kind::kNone);
+  EXPECT_EQ(Rescale::DivideBy(1.0).kind, Rescale::Kind::kNone);
+  EXPECT_EQ(Rescale().kind, Rescale::Kind::kNone);
+  const Rescale third = Rescale::DivideBy(3.0);
+  EXPECT_EQ(third.kind, Rescale::Kind::kDivide);
+  EXPECT_EQ(third.factor, 3.0);
+  EXPECT_EQ(third.Apply(1.0), 1.0 / 3.0);
+  EXPECT_EQ(Rescale::Multiply(0.3).Apply(2.0), 0.6);
+  EXPECT_EQ(Rescale().Apply(5.0), 5.0);
+}
+
+TEST(RescaleTest, DivisionIsNotMultiplicationByTheReciprocal) {
+  for (int64_t count : kTailCounts) {
+    const std::vector<float> f32 = RandomFloats(count, 30);
+    std::vector<double> f64(f32.begin(), f32.end());
+    for (size_t i = 0; i < f64.size(); ++i) f64[i] *= 1.0 + std::ldexp(static_cast<double>(i), -40);
+    for (double k : {3.0, 7.0, -3.0, 10.0, 6.0, 1e6 + 1}) {
+      std::vector<float> f32_out(f32.size());
+      std::vector<double> f64_out(f64.size());
+      RescaleCopy(DataType::kFloat32, f32_out.data(), DataType::kFloat32, f32.data(), count,
+                  Rescale::DivideBy(k));
+      RescaleCopy(DataType::kFloat64, f64_out.data(), DataType::kFloat64, f64.data(), count,
+                  Rescale::DivideBy(k));
+      int64_t differs = 0;
+      for (size_t i = 0; i < f32.size(); ++i) {
+        const float kf = static_cast<float>(k);
+        ASSERT_TRUE(SameFloat(f32[i] / kf, f32_out[i])) << "i=" << i << " k=" << k;
+        ASSERT_TRUE(std::memcmp(&f64_out[i], &(const double&)(f64[i] / k), 8) == 0 ||
+                    (std::isnan(f64[i]) && std::isnan(f64_out[i])))
+            << "i=" << i << " k=" << k;
+        differs += f32_out[i] != f32[i] * (1.0f / kf);
+      }
+      if (count == 1000003) {
+        EXPECT_GT(differs, 0) << "k=" << k;
+      }
+    }
+  }
+}
+
+TEST(RescaleTest, DivisionIntoHalfAndBFloat16RoundsTheExactQuotient) {
+  // Rounding the float32 quotient again to 16 bits is exact here: for an
+  // integer divisor below 2^11 the exact quotient of a float32 is never within
+  // half a float32 ulp of a 16-bit midpoint unless it is one.
+  const std::vector<float> sums = RandomFloats(1000003, 31);
+  for (double k : {3.0, 5.0, 6.0, 7.0, 2.0, 10.0}) {
+    for (bool half : {true, false}) {
+      const DataType dtype = half ? DataType::kFloat16 : DataType::kBFloat16;
+      std::vector<uint16_t> out(sums.size());
+      RescaleCopy(dtype, out.data(), DataType::kFloat32, sums.data(),
+                  static_cast<int64_t>(sums.size()), Rescale::DivideBy(k));
+      for (size_t i = 0; i < sums.size(); ++i) {
+        // The double quotient is never a 16-bit midpoint unless the exact one is.
+        const double quotient = static_cast<double>(sums[i]) / k;
+        const uint16_t expected = half ? RefFloatToHalf(quotient) : RefFloatToBFloat16(quotient);
+        ASSERT_TRUE(half ? SameHalf(expected, out[i]) : SameBFloat16(expected, out[i]))
+            << "i=" << i << " k=" << k << " sum " << sums[i];
+      }
+    }
+  }
+}
+
+TEST(RescaleTest, DivisionIntoBFloat16SubnormalsIsWithinOneUlp) {
+  // Among float32 subnormals (bfloat16 results below 2^-126) the float32
+  // quotient can be a bfloat16 midpoint that the exact one is not: rounding it
+  // again can then be 1 ulp off, the documented limit of kernels.h.
+  std::vector<float> sums;
+  for (uint32_t bits = 1; bits < 0x00800000u; bits += 7) sums.push_back(FromBits(bits));
+  for (double k : {2.0, 3.0, 7.0}) {
+    std::vector<uint16_t> out(sums.size());
+    RescaleCopy(DataType::kBFloat16, out.data(), DataType::kFloat32, sums.data(),
+                static_cast<int64_t>(sums.size()), Rescale::DivideBy(k));
+    for (size_t i = 0; i < sums.size(); ++i) {
+      const uint16_t exact = RefFloatToBFloat16(static_cast<double>(sums[i]) / k);
+      ASSERT_LE(std::abs(static_cast<int>(out[i]) - static_cast<int>(exact)), 1)
+          << "k=" << k << " sum bits 0x" << std::hex << Bits(sums[i]);
+      ASSERT_TRUE(SameBFloat16(RefFloatToBFloat16(sums[i] / static_cast<float>(k)), out[i]));
+    }
+  }
+}
+
+// Exact references: small multiples of 1/8 keep sums and products exact, so
+// only the final division or multiplication rounds.
+template <typename T>
+T Finished(T value, Rescale then) {
+  switch (then.kind) {
+    case Rescale::Kind::kDivide: return value / static_cast<T>(then.factor);
+    case Rescale::Kind::kMultiply: return value * static_cast<T>(then.factor);
+    default: return value;
+  }
+}
+
+const Rescale kFinishes[] = {Rescale(), Rescale::DivideBy(3.0), Rescale::DivideBy(7.0),
+                             Rescale::DivideBy(4.0), Rescale::Multiply(0.3)};
+
+TEST(RescaleTest, FusedIntoAxpyAndWeightedSumFloat32AndFloat64) {
+  for (int64_t count : kTailCounts) {
+    const std::vector<float> x = SmallValues<float>(count, 40), y = SmallValues<float>(count, 41);
+    const std::vector<double> xd = SmallValues<double>(count, 42),
+                              yd = SmallValues<double>(count, 43);
+    for (const Rescale& then : kFinishes) {
+      for (double alpha : {1.0, 0.5}) {
+        std::vector<float> acc = x;
+        std::vector<double> accd = xd;
+        Axpy(DataType::kFloat32, acc.data(), DataType::kFloat32, y.data(), count, alpha, then);
+        Axpy(DataType::kFloat64, accd.data(), DataType::kFloat64, yd.data(), count, alpha, then);
+        std::vector<float> ws(static_cast<size_t>(count));
+        std::vector<double> wsd(static_cast<size_t>(count));
+        WeightedSum(DataType::kFloat32, ws.data(), DataType::kFloat32, x.data(), 1.0, y.data(),
+                    alpha, count, then);
+        WeightedSum(DataType::kFloat64, wsd.data(), DataType::kFloat64, xd.data(), 1.0,
+                    yd.data(), alpha, count, then);
+        std::vector<float> in_place = x;
+        RescaleInPlace(DataType::kFloat32, in_place.data(), count, then);
+        for (int64_t i = 0; i < count; ++i) {
+          const float sum = x[i] + static_cast<float>(alpha) * y[i];
+          const double sumd = xd[i] + alpha * yd[i];
+          ASSERT_TRUE(SameFloat(Finished(sum, then), acc[i])) << "i=" << i;
+          ASSERT_TRUE(SameFloat(Finished(sum, then), ws[i])) << "i=" << i;
+          ASSERT_EQ(Finished(sumd, then), accd[i]) << "i=" << i;
+          ASSERT_EQ(Finished(sumd, then), wsd[i]) << "i=" << i;
+          ASSERT_TRUE(SameFloat(Finished(x[i], then), in_place[i])) << "i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(RescaleTest, FusedIntoLowPrecisionPasses) {
+  // float16/bfloat16 sources accumulate in float32; float16/bfloat16
+  // accumulators add in float32 and round the rescaled sum once.
+  for (int64_t count : kTailCounts) {
+    const std::vector<float> xs = SmallValues<float>(count, 50), ys = SmallValues<float>(count, 51);
+    for (bool half : {true, false}) {
+      const DataType dtype = half ? DataType::kFloat16 : DataType::kBFloat16;
+      auto to16 = [half](double v) { return half ? RefFloatToHalf(v) : RefFloatToBFloat16(v); };
+      auto from16 = [half](uint16_t b) { return half ? RefHalfToFloat(b) : RefBFloat16ToFloat(b); };
+      auto same16 = [half](uint16_t e, uint16_t a) { return half ? SameHalf(e, a) : SameBFloat16(e, a); };
+      const std::vector<uint16_t> x = half ? HalfsOf(xs) : BFloat16sOf(xs);
+      const std::vector<uint16_t> y = half ? HalfsOf(ys) : BFloat16sOf(ys);
+      for (const Rescale& then : kFinishes) {
+        std::vector<float> acc32(static_cast<size_t>(count));
+        for (int64_t i = 0; i < count; ++i) acc32[i] = from16(x[i]);
+        Axpy(DataType::kFloat32, acc32.data(), dtype, y.data(), count, 1.0, then);
+        std::vector<float> ws32(static_cast<size_t>(count));
+        WeightedSum(DataType::kFloat32, ws32.data(), dtype, x.data(), 1.0, y.data(), 2.0, count,
+                    then);
+        std::vector<uint16_t> acc16 = x;
+        Axpy(dtype, acc16.data(), dtype, y.data(), count, 1.0, then);
+        std::vector<uint16_t> copy16(static_cast<size_t>(count));
+        std::vector<float> sums(static_cast<size_t>(count));
+        for (int64_t i = 0; i < count; ++i) sums[i] = from16(x[i]) + from16(y[i]);
+        RescaleCopy(dtype, copy16.data(), DataType::kFloat32, sums.data(), count, then);
+        for (int64_t i = 0; i < count; ++i) {
+          const float sum = from16(x[i]) + from16(y[i]);
+          ASSERT_TRUE(SameFloat(Finished(sum, then), acc32[i])) << "i=" << i;
+          ASSERT_TRUE(SameFloat(Finished(from16(x[i]) + 2.0f * from16(y[i]), then), ws32[i]))
+              << "i=" << i;
+          // Divisions round the exact quotient; multiplications round in float32 first.
+          const uint16_t expected = then.kind == Rescale::Kind::kDivide
+                                        ? to16(static_cast<double>(sum) / then.factor)
+                                        : to16(Finished(sum, then));
+          ASSERT_TRUE(same16(expected, acc16[i])) << DataTypeName(dtype) << " i=" << i;
+          ASSERT_TRUE(same16(expected, copy16[i])) << DataTypeName(dtype) << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(RescaleTest, IntegersOnlyAddAndCopy) {
+  int32_t a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+  RescaleCopy(DataType::kInt32, a, DataType::kInt32, b, 4, Rescale());
+  EXPECT_EQ(a[3], 8);
+  EXPECT_THROW(RescaleCopy(DataType::kInt32, a, DataType::kInt32, b, 4, Rescale::DivideBy(2)),
+               std::invalid_argument);
+  EXPECT_THROW(Axpy(DataType::kInt32, a, DataType::kInt32, b, 4, 1.0, Rescale::DivideBy(3)),
+               std::invalid_argument);
+  EXPECT_THROW(RescaleInPlace(DataType::kInt64, nullptr, 0, Rescale::DivideBy(3)),
+               std::invalid_argument);
+  const std::string message = ThrowMessage([] {
+    int64_t x[1] = {}, y[1] = {};
+    RescaleCopy(DataType::kInt64, x, DataType::kInt64, y, 1, Rescale::DivideBy(3));
+  });
+  EXPECT_NE(message.find("int64"), std::string::npos) << message;
+  EXPECT_NE(message.find("divided"), std::string::npos) << message;
 }
 
 }  // namespace

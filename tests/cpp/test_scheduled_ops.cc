@@ -1,5 +1,5 @@
 // Tests for the collective op state machines (allreduce, broadcast,
-// allgather, barrier) without MPI. One process drives one op per simulated
+// allgather, barrier, and the neighbour averages) without MPI. One process drives one op per simulated
 // rank through a fake OpContext and an in-process network that behaves like
 // the engine (engine.cc) does with MPI underneath:
 //
@@ -47,6 +47,7 @@
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/dtype.h"
 #include "bluefog/core/kernels.h"
+#include "bluefog/core/neighbor_ops.h"
 #include "bluefog/core/op.h"
 #include "bluefog/core/status.h"
 #include "bluefog/core/tensor.h"
@@ -673,7 +674,7 @@ void CheckExactAllreduce(const AllreduceCase& c, const SimOptions& options) {
       if (c.dtype == DataType::kFloat64) {
         double sum = 0;
         for (int q = 0; q < c.n; ++q) sum += F64Value(q, i);
-        double expected = c.average ? (1.0 / c.n) * sum : sum;
+        double expected = c.average ? sum / c.n : sum;  // divided, not times 1/n
         double got = As<double>(result)[i];
         if (std::memcmp(&got, &expected, 8) != 0) {
           ADD_FAILURE() << "rank " << r << " element " << i << ": got " << got
@@ -850,7 +851,25 @@ TEST(SimAllreduce, Float32ResultsAreBitwiseIdenticalAcrossRanks) {
         for (const SimOptions& o : Schedules(2)) CheckFloat32Allreduce(n, count, average, o);
 }
 
-// float16/bfloat16 are summed in float32 and rounded once at the end.
+// The float16/bfloat16 pattern nearest to `value` (ties to even), searched
+// among the neighbours of the float32-rounded guess. `value` is a double
+// quotient of a float32 sum by a small integer: it is never a midpoint of
+// 16-bit values unless the exact quotient is, so this is the correct rounding.
+template <class Encode, class Decode>
+uint16_t NearestLowPrecision(double value, Encode encode, Decode decode) {
+  const uint16_t guess = encode(static_cast<float>(value));
+  uint16_t best = guess;
+  for (int step : {-1, 1}) {
+    const auto other = static_cast<uint16_t>(guess + step);
+    const double d_best = std::fabs(decode(best) - value);
+    const double d_other = std::fabs(decode(other) - value);
+    if (d_other < d_best || (d_other == d_best && other % 2 == 0)) best = other;
+  }
+  return best;
+}
+
+// float16/bfloat16 are summed in float32 and rounded once at the end; an
+// average divides the sum, correctly rounded to 16 bits.
 void CheckLowPrecisionAllreduce(int n, DataType dtype, int64_t count, bool average,
                                 const SimOptions& o) {
   SCOPED_TRACE("n=" + std::to_string(n) + " " + DataTypeName(dtype) + "[" +
@@ -885,8 +904,9 @@ void CheckLowPrecisionAllreduce(int n, DataType dtype, int64_t count, bool avera
     for (int64_t i = 0; i < count && bad < 5; ++i) {
       float sum = 0;  // exact in float32 by construction
       for (int q = 0; q < n; ++q) sum += value(q, i);
-      float scaled = average ? static_cast<float>(1.0 / n) * sum : sum;
-      uint16_t expected = encode(scaled);
+      uint16_t expected = average ? NearestLowPrecision(static_cast<double>(sum) / n, encode,
+                                                        decode)
+                                  : encode(sum);
       if (out[r][i] != expected) {
         ADD_FAILURE() << "rank " << r << " element " << i << ": got " << decode(out[r][i])
                       << ", expected " << decode(expected) << " (float32 sum " << sum << ")";
@@ -973,6 +993,132 @@ TEST(SimAllreduce, MultiDimensionalShape) {
         }
     }
   }
+}
+
+// ---- neighbour averages with uniform weights ----
+
+// Integers below 2^19 in magnitude (below 2^10 for float16): sums of a few,
+// some doubled, are exact in float32.
+float UniformValue(int r, int64_t i, DataType dtype) {
+  const int64_t v = ((r + 1) * 7919 * (i + 3) + r * r * 104729) % (1 << 20) - (1 << 19);
+  return static_cast<float>(dtype == DataType::kFloat16 ? v % 1024 : v);
+}
+
+void StoreValue(DataType dtype, void* data, int64_t i, float v) {
+  if (dtype == DataType::kFloat16) static_cast<uint16_t*>(data)[i] = FloatToHalf(v);
+  else static_cast<float*>(data)[i] = v;
+}
+
+// What rounding `exact` (a double) to dtype must give, as a float; `exact`
+// is a quotient of a float32-exact sum by a small integer, so the double
+// quotient rounds to the correctly rounded result.
+float RoundedQuotient(double exact, DataType dtype) {
+  if (dtype == DataType::kFloat16)
+    return HalfToFloat(NearestLowPrecision(exact, FloatToHalf, HalfToFloat));
+  return static_cast<float>(exact);
+}
+
+float LoadValue(DataType dtype, const void* data, int64_t i) {
+  if (dtype == DataType::kFloat16) return HalfToFloat(static_cast<const uint16_t*>(data)[i]);
+  return static_cast<const float*>(data)[i];
+}
+
+// Rank r averages with its exponential-2 sources r - 1, r - 2, r - 4, ...
+// with uniform weights 1/(d + 1). A sender's dst weight is 2 towards r + 1
+// and 1 otherwise. Every schedule must give the correctly rounded
+// (x_r + sum_s dst_weight_s * x_s) / (d + 1).
+void CheckUniformNeighborAllreduce(int n, DataType dtype, int64_t count, bool in_place,
+                                   const SimOptions& o) {
+  SCOPED_TRACE("n=" + std::to_string(n) + " " + DataTypeName(dtype) + "[" +
+               std::to_string(count) + "]" + (in_place ? " in-place, " : ", ") + Describe(o));
+  const size_t bytes = static_cast<size_t>(count) * DataTypeSize(dtype);
+  std::vector<std::vector<char>> in(n), out(n);
+  std::vector<std::vector<int>> sources(n);
+  auto dst_weight = [&](int from, int to) { return to == (from + 1) % n ? 2.0 : 1.0; };
+  Network net(n, o);
+  for (int r = 0; r < n; ++r) {
+    in[r].resize(bytes + 1, 0);
+    out[r].assign(bytes + 1, 0x55);
+    for (int64_t i = 0; i < count; ++i) StoreValue(dtype, in[r].data(), i, UniformValue(r, i, dtype));
+    RankWeights srcs, dsts;
+    for (int d = 1; d < n; d *= 2) {
+      sources[r].push_back((r - d + n) % n);
+      dsts.emplace_back((r + d) % n, dst_weight(r, (r + d) % n));
+    }
+    const double w = 1.0 / static_cast<double>(sources[r].size() + 1);
+    for (int s : sources[r]) srcs.emplace_back(s, w);
+    TensorView input{in[r].data(), dtype, {count}};
+    TensorView output{in_place ? in[r].data() : out[r].data(), dtype, {count}};
+    net.SetOp(r, MakeNeighborAllreduceOp(Id(OpType::kNeighborAllreduce), r, n, input, output,
+                                         w, srcs, dsts));
+  }
+  ASSERT_TRUE(net.Run());
+  if (!ExpectAllSucceeded(net, Range(n), false)) return;
+  for (int r = 0; r < n; ++r) {
+    const std::vector<char>& result = in_place ? in[r] : out[r];
+    for (int64_t i = 0; i < count; ++i) {
+      double sum = UniformValue(r, i, dtype);
+      for (int s : sources[r]) sum += dst_weight(s, r) * UniformValue(s, i, dtype);
+      const float expected = RoundedQuotient(sum / static_cast<double>(sources[r].size() + 1),
+                                             dtype);
+      const float got = LoadValue(dtype, result.data(), i);
+      ASSERT_EQ(std::memcmp(&got, &expected, sizeof(float)), 0)
+          << "rank " << r << " element " << i << ": got " << got << ", expected " << expected;
+    }
+    EXPECT_EQ(result[bytes], in_place ? 0 : 0x55) << "rank " << r << " wrote past the end";
+  }
+}
+
+TEST(SimNeighborAllreduce, UniformWeightsDivideTheSumOnEverySchedule) {
+  // 13 elements travel inline, 6000 (24 KB as float32) apart from the header.
+  for (int n = 1; n <= 6; ++n)
+    for (DataType dtype : {DataType::kFloat32, DataType::kFloat16})
+      for (int64_t count : {int64_t(13), int64_t(6000)})
+        for (bool in_place : {false, true})
+          for (const SimOptions& o : Schedules(count > 13 ? 2 : 5))
+            CheckUniformNeighborAllreduce(n, dtype, count, in_place, o);
+}
+
+// Two machines of three ranks: the machine average, then each rank combines
+// it with its counterpart's on the other machine with weights 1/k. Expected:
+// fl(fl(A_me + A_other) / k) with A = fl(machine sum / 3), in float32.
+void CheckUniformHierarchical(int k, int64_t count, const SimOptions& o) {
+  SCOPED_TRACE("k=" + std::to_string(k) + " count " + std::to_string(count) + ", " + Describe(o));
+  const int n = 6;
+  std::vector<std::vector<float>> in(n, std::vector<float>(count)), out(n, std::vector<float>(count));
+  Network net(n, o);
+  for (int r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < count; ++i) in[r][i] = UniformValue(r, i, DataType::kFloat32);
+    const int machine = r / 3, counterpart = (r + 3) % n;
+    std::vector<int> local = {3 * machine, 3 * machine + 1, 3 * machine + 2};
+    TensorView input{in[r].data(), DataType::kFloat32, {count}};
+    TensorView output{out[r].data(), DataType::kFloat32, {count}};
+    net.SetOp(r, MakeHierarchicalNeighborAllreduceOp(
+                     Id(OpType::kHierarchicalNeighborAllreduce), r, n, input, output, local,
+                     1.0 / k, {{counterpart, 1.0 / k}}, {{counterpart, 1.0}}));
+  }
+  ASSERT_TRUE(net.Run());
+  if (!ExpectAllSucceeded(net, Range(n), false)) return;
+  auto average = [&](int machine, int64_t i) {
+    double sum = 0;
+    for (int q = 3 * machine; q < 3 * machine + 3; ++q) sum += in[q][i];
+    return static_cast<float>(sum / 3);
+  };
+  for (int r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < count; ++i) {
+      const float combined = average(r / 3, i) + average(1 - r / 3, i);
+      const float expected = combined / static_cast<float>(k);
+      ASSERT_EQ(std::memcmp(&out[r][i], &expected, sizeof(float)), 0)
+          << "rank " << r << " element " << i << ": got " << out[r][i] << ", expected "
+          << expected;
+    }
+  }
+}
+
+TEST(SimHierarchical, UniformWeightsDivideTheMachineSums) {
+  for (int k : {2, 3})
+    for (int64_t count : {int64_t(13), int64_t(6000)})
+      for (const SimOptions& o : Schedules(3)) CheckUniformHierarchical(k, count, o);
 }
 
 // ---- broadcast ----

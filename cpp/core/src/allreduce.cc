@@ -44,13 +44,15 @@ class Accumulation {
     return output_.data;
   }
 
-  // Averages and converts back; runs once no send reads the work buffer.
+  // Averages (dividing the sum by the group size, correctly rounded, so every
+  // rank gets the same bits) and converts back; runs once no send reads the
+  // work buffer.
   void Finish(void* work) {
-    double scale = average_ ? 1.0 / group_size_ : 1.0;
+    Rescale then = average_ ? Rescale::DivideBy(group_size_) : Rescale();
     if (wire_type() != input_.dtype) {
-      ScaleCopy(output_.dtype, output_.data, DataType::kFloat32, work, count(), scale);
+      RescaleCopy(output_.dtype, output_.data, DataType::kFloat32, work, count(), then);
     } else if (average_) {
-      ScaleInPlace(output_.dtype, output_.data, count(), scale);
+      RescaleInPlace(output_.dtype, output_.data, count(), then);
     }
   }
 

@@ -6,12 +6,16 @@
 //   destination machines and combines what its counterparts on the source
 //   machines sent, again in ascending order; ranks of one machine do the same
 //   arithmetic on the same data, so they end identical.
+// Both averages round like sum-then-divide: the machine's sum is divided by
+// its size in the pass adding the last rank, and uniform machine weights
+// (averaging.h) rescale the combination in the copy to the output.
 #include <algorithm>
 #include <map>
 
 #include "bluefog/core/kernels.h"
 #include "bluefog/core/neighbor_ops.h"
 #include "bluefog/core/status.h"
+#include "averaging.h"
 #include "collective_args.h"
 #include "neighbor_args.h"
 
@@ -27,8 +31,8 @@ class HierarchicalNeighborAllreduceOp : public Op {
                                   TensorView output, std::vector<int> local_ranks,
                                   double self_weight, RankWeights srcs, RankWeights dsts)
       : Op(std::move(id)), rank_(rank), input_(std::move(input)), output_(std::move(output)),
-        local_(std::move(local_ranks)), self_weight_(self_weight), srcs_(std::move(srcs)),
-        dsts_(std::move(dsts)) {
+        local_(std::move(local_ranks)), srcs_(std::move(srcs)), dsts_(std::move(dsts)),
+        averaging_(self_weight, srcs_) {
     std::sort(srcs_.begin(), srcs_.end());
   }
 
@@ -85,7 +89,8 @@ class HierarchicalNeighborAllreduceOp : public Op {
   }
 
   void Conclude(OpContext&) override {
-    ScaleCopy(output_.dtype, output_.data, AccType(), result_.data(), input_.numel(), 1.0);
+    RescaleCopy(output_.dtype, output_.data, AccType(), result_.data(), input_.numel(),
+                averaging_.last());
   }
 
  private:
@@ -105,16 +110,15 @@ class HierarchicalNeighborAllreduceOp : public Op {
     if (averaged_ || local_pieces_.size() + 1 < local_.size()) return;
     averaged_ = true;
     int64_t n = input_.numel();
-    double share = 1.0 / static_cast<double>(local_.size());
     average_ = ctx_->pool().Acquire(AccBytes());
-    bool first = true;
-    for (int r : local_) {
-      const void* data = r == rank_ ? input_.data : local_pieces_.at(r).data;
-      if (first) {
-        ScaleCopy(AccType(), average_.data(), input_.dtype, data, n, share);
-        first = false;
+    for (size_t i = 0; i < local_.size(); ++i) {
+      const void* data = local_[i] == rank_ ? input_.data : local_pieces_.at(local_[i]).data;
+      Rescale then = i + 1 == local_.size() ? Rescale::DivideBy(static_cast<double>(local_.size()))
+                                            : Rescale();
+      if (i == 0) {
+        RescaleCopy(AccType(), average_.data(), input_.dtype, data, n, then);
       } else {
-        Axpy(AccType(), average_.data(), input_.dtype, data, n, share);
+        Axpy(AccType(), average_.data(), input_.dtype, data, n, 1.0, then);
       }
     }
     local_pieces_.clear();
@@ -124,7 +128,7 @@ class HierarchicalNeighborAllreduceOp : public Op {
       ctx_->Send(dst.first, h, average_.data(), AccBytes());
     }
     result_ = ctx_->pool().Acquire(AccBytes());
-    ScaleCopy(AccType(), result_.data(), AccType(), average_.data(), n, self_weight_);
+    ScaleCopy(AccType(), result_.data(), AccType(), average_.data(), n, averaging_.self_weight());
     CombineMachines();
   }
 
@@ -134,7 +138,7 @@ class HierarchicalNeighborAllreduceOp : public Op {
       auto found = machine_pieces_.find(srcs_[next_src_].first);
       if (found == machine_pieces_.end()) break;
       Axpy(AccType(), result_.data(), AccType(), found->second.data, input_.numel(),
-           srcs_[next_src_].second * found->second.header.weight);
+           averaging_.weight(srcs_[next_src_].second) * found->second.header.weight);
       machine_pieces_.erase(found);
       ++next_src_;
     }
@@ -145,8 +149,8 @@ class HierarchicalNeighborAllreduceOp : public Op {
   OpContext* ctx_ = nullptr;
   TensorView input_, output_;
   std::vector<int> local_;
-  double self_weight_;
   RankWeights srcs_, dsts_;
+  Averaging averaging_;
   std::map<int, Arrival> local_pieces_, machine_pieces_;
   bool averaged_ = false;
   PooledBuffer average_, result_;

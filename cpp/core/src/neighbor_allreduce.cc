@@ -2,6 +2,8 @@
 // destinations with the destination weight in the header; the receiver
 // applies that weight times its own source weight. Contributions are added
 // in ascending source rank order, so results do not depend on arrival order.
+// Uniform weights add with weight 1 and rescale the sum once (averaging.h),
+// in the last accumulation pass or in the copy out of the accumulator.
 // float16/bfloat16 accumulate in float32.
 #include <algorithm>
 #include <cstring>
@@ -10,6 +12,7 @@
 #include "bluefog/core/kernels.h"
 #include "bluefog/core/neighbor_ops.h"
 #include "bluefog/core/status.h"
+#include "averaging.h"
 #include "collective_args.h"
 #include "neighbor_args.h"
 
@@ -21,7 +24,7 @@ class NeighborAllreduceOp : public Op {
   NeighborAllreduceOp(OpIdentity id, TensorView input, TensorView output,
                       double self_weight, RankWeights srcs, RankWeights dsts)
       : Op(std::move(id)), input_(std::move(input)), output_(std::move(output)),
-        self_weight_(self_weight), srcs_(std::move(srcs)), dsts_(std::move(dsts)) {
+        srcs_(std::move(srcs)), dsts_(std::move(dsts)), averaging_(self_weight, srcs_) {
     std::sort(srcs_.begin(), srcs_.end());
   }
 
@@ -58,7 +61,9 @@ class NeighborAllreduceOp : public Op {
       acc_ = output_.data;
     }
     // With sources, the self term is fused into the first contribution.
-    if (srcs_.empty()) ScaleCopy(acc_type, acc_, input_.dtype, input_.data, n, self_weight_);
+    // Without, the weights are uniform: the self weight is all in last().
+    if (srcs_.empty())
+      RescaleCopy(acc_type, acc_, input_.dtype, input_.data, n, LastPass(true));
     MaybeFinish();
   }
 
@@ -84,12 +89,13 @@ class NeighborAllreduceOp : public Op {
       auto found = arrived_.find(srcs_[next_].first);
       if (found == arrived_.end()) break;
       const Arrival& data = found->second;
-      double weight = srcs_[next_].second * data.header.weight;
+      double weight = averaging_.weight(srcs_[next_].second) * data.header.weight;
+      Rescale then = LastPass(next_ + 1 == srcs_.size());
       if (next_ == 0) {
-        WeightedSum(AccumulatorType(), acc_, input_.dtype, input_.data, self_weight_,
-                    data.data, weight, input_.numel());
+        WeightedSum(AccumulatorType(), acc_, input_.dtype, input_.data,
+                    averaging_.self_weight(), data.data, weight, input_.numel(), then);
       } else {
-        Axpy(AccumulatorType(), acc_, input_.dtype, data.data, input_.numel(), weight);
+        Axpy(AccumulatorType(), acc_, input_.dtype, data.data, input_.numel(), weight, then);
       }
       arrived_.erase(found);
       ++next_;
@@ -99,20 +105,26 @@ class NeighborAllreduceOp : public Op {
 
   void Conclude(OpContext&) override {
     if (acc_ == output_.data) return;
-    ScaleCopy(output_.dtype, output_.data, AccumulatorType(), acc_, input_.numel(), 1.0);
+    RescaleCopy(output_.dtype, output_.data, AccumulatorType(), acc_, input_.numel(),
+                averaging_.last());
   }
 
  private:
   DataType AccumulatorType() const {
     return IsLowPrecisionFloat(input_.dtype) ? DataType::kFloat32 : input_.dtype;
   }
+  // The final rescale goes into the last accumulation pass when that writes
+  // the output, else into the copy out of the accumulator (Conclude).
+  Rescale LastPass(bool last) const {
+    return last && acc_ == output_.data ? averaging_.last() : Rescale();
+  }
   void MaybeFinish() {
     if (next_ == srcs_.size() && !finished()) Finish();
   }
 
   TensorView input_, output_;
-  double self_weight_;
   RankWeights srcs_, dsts_;
+  Averaging averaging_;
   PooledBuffer staging_;
   void* acc_ = nullptr;
   size_t next_ = 0;

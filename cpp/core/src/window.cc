@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "bluefog/core/kernels.h"
+#include "averaging.h"
 
 namespace bluefog {
 namespace {
@@ -72,21 +73,22 @@ void Window::Update(double self_weight, const std::vector<std::pair<int, double>
                                   " is not an in-neighbour of window '" + name_ + "'");
   const int64_t n = tensor_.numel();
   const DataType acc_type = AccumulatorType(tensor_.dtype);
+  const Averaging averaging(self_weight, weights);
   std::vector<char> acc(static_cast<size_t>(n) * DataTypeSize(acc_type));
-  ScaleCopy(acc_type, acc.data(), tensor_.dtype, tensor_.data, n, self_weight);
-  double p = self_weight * p_;
+  ScaleCopy(acc_type, acc.data(), tensor_.dtype, tensor_.data, n, averaging.self_weight());
+  double p = averaging.self_weight() * p_;
   for (const auto& w : weights) {
     Buffer& buffer = buffers_.at(w.first);
-    Axpy(acc_type, acc.data(), tensor_.dtype, buffer.data.data(), n, w.second);
-    p += w.second * buffer.p;
+    Axpy(acc_type, acc.data(), tensor_.dtype, buffer.data.data(), n, averaging.weight(w.second));
+    p += averaging.weight(w.second) * buffer.p;
     if (reset) {
       std::fill(buffer.data.begin(), buffer.data.end(), 0);
       buffer.p = 0.0;
     }
     buffer.version = 0;
   }
-  ScaleCopy(tensor_.dtype, out, acc_type, acc.data(), n, 1.0);
-  if (with_p && out == tensor_.data) p_ = p;
+  RescaleCopy(tensor_.dtype, out, acc_type, acc.data(), n, averaging.last());
+  if (with_p && out == tensor_.data) p_ = averaging.last().Apply(p);
 }
 
 void Window::UpdateThenCollect(bool with_p) {

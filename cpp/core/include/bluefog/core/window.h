@@ -39,7 +39,8 @@ class Window {
   void ScaleSelf(double weight, bool with_p);
 
   // out = self_weight * tensor + sum weights[j] * buffer_j (out may be the
-  // tensor itself); p likewise when with_p. `reset` zeroes the buffers used.
+  // tensor itself); p likewise when with_p. Uniform weights sum, then divide
+  // (averaging.h). `reset` zeroes the buffers used.
   // Versions of the buffers used go back to 0.
   void Update(double self_weight, const std::vector<std::pair<int, double>>& weights,
               bool reset, bool with_p, void* out);

@@ -2,8 +2,9 @@
 # Sets up (see setup.sh) and runs every test: C++ unit tests, single-process
 # Python tests, the multi-rank suite under bfrun at 1, 2, 3 and 4 ranks, an
 # 8-rank suite, the averaging tests on emulated machines, the window tests over
-# TCP, and the MPICH variant (scripts/test_mpich.sh); each run is bounded in
-# time so that a hang fails instead of blocking.
+# TCP, BlueFog 0.3's own test suite (../shared/conformance) at 4 ranks, and the
+# MPICH variant (scripts/test_mpich.sh); each run is bounded in time so that a
+# hang fails instead of blocking.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
@@ -32,6 +33,17 @@ echo "== window tests at 4 ranks, Open MPI over TCP only"
 timeout -k 10 600 bfrun -np 4 --extra-mpi-flags "--mca pml ob1 --mca btl self,tcp" \
   python tests/python/mpi_pytest.py --log-dir build/test-logs/np4-tcp -- -q --color=no \
   --timeout=300 tests/python/mpi/test_windows.py
+echo "== BlueFog 0.3's own test suite (../shared/conformance) at 4 ranks"
+CONFORMANCE="$ROOT/../shared/conformance/run.sh"
+if [ -f "$CONFORMANCE" ]; then
+  # A lost op fails in 2 minutes instead of the default 30.
+  BLUEFOG_OP_TIMEOUT_SECONDS=120 bash "$CONFORMANCE" -p "$ROOT/.venv/bin/python" -t 600
+elif [ "${CI:-}" = "true" ]; then
+  echo "the conformance suite is missing at $CONFORMANCE; CI must run it" >&2
+  exit 1
+else
+  echo "skipped: no conformance suite at $CONFORMANCE"
+fi
 echo "== MPICH build and tests"
 bash scripts/test_mpich.sh
 echo "all test suites passed"

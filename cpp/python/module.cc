@@ -25,7 +25,10 @@ at::Tensor Synchronize(int64_t handle) {
       done = api::wait_for(handle, 0.1);
     }
     if (done) break;
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (PyErr_CheckSignals() != 0) {
+      api::abandon(handle);
+      throw py::error_already_set();
+    }
   }
   return api::synchronize(handle);
 }

@@ -17,10 +17,10 @@ namespace {
 
 // Byte offsets of the fixed header fields, as laid out by EncodeMessage:
 // magic(4) kind op dtype flags step(4) root(4) tag(4) instance(8)
-// payload_bytes(8) weight(8) name_len(4) ndim(4) text_len(4).
+// payload_bytes(8) weight(8) group(4) name_len(4) ndim(4) text_len(4).
 constexpr size_t kMagicOffset = 0;
 constexpr size_t kDtypeOffset = 6;
-constexpr size_t kNdimOffset = 4 + 4 + 12 + 24 + 4;
+constexpr size_t kNdimOffset = 4 + 4 + 12 + 24 + 4 + 4;
 constexpr size_t kFixedHeaderBytes = kNdimOffset + 8;
 
 MessageHeader FullHeader() {
@@ -35,6 +35,7 @@ MessageHeader FullHeader() {
   h.instance = (uint64_t(1) << 63) + 12345;
   h.payload_bytes = (uint64_t(1) << 40) + 3;
   h.weight = -0.3125;
+  h.group = 0xDEADBEEF;
   h.name = std::string("gr\xC3\xA4" "dient\0.\xF0\x9F\x90\xB3" "x", 16);
   h.shape = {3, 0, 5, int64_t(1) << 40};
   h.text = std::string("error\0text \xE2\x9C\x93", 14);
@@ -53,6 +54,7 @@ void ExpectSameHeader(const MessageHeader& a, const MessageHeader& b) {
   EXPECT_EQ(a.payload_bytes, b.payload_bytes);
   // Bitwise: the weight must not be rounded or otherwise converted.
   EXPECT_EQ(0, std::memcmp(&a.weight, &b.weight, sizeof(double)));
+  EXPECT_EQ(a.group, b.group);
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.shape, b.shape);
   EXPECT_EQ(a.text, b.text);

@@ -63,11 +63,13 @@ class Accumulation {
   PooledBuffer staging_;
 };
 
-ScheduledOp::Signature MakeSignature(const TensorView& input, bool average) {
+ScheduledOp::Signature MakeSignature(const TensorView& input, bool average,
+                                     const std::vector<int>& group) {
   ScheduledOp::Signature s;
   s.dtype = input.dtype;
   s.shape = input.shape;
   s.flags = average ? kAverageFlag : 0;
+  s.group = GroupDigest(group);
   return s;
 }
 
@@ -75,7 +77,7 @@ class RecursiveDoublingAllreduce : public ScheduledOp {
  public:
   RecursiveDoublingAllreduce(OpIdentity id, TensorView input, TensorView output,
                              bool average, std::vector<int> group, int index)
-      : ScheduledOp(std::move(id), group, MakeSignature(input, average)),
+      : ScheduledOp(std::move(id), group, MakeSignature(input, average, group)),
         acc_(input, output, average, static_cast<int>(group.size())) {
     int n = static_cast<int>(group.size());
     int p = 1;
@@ -111,7 +113,7 @@ class RingAllreduce : public Op {
  public:
   RingAllreduce(OpIdentity id, TensorView input, TensorView output, bool average,
                 std::vector<int> group, int index)
-      : Op(std::move(id)), signature_(MakeSignature(input, average)),
+      : Op(std::move(id)), signature_(MakeSignature(input, average, group)),
         acc_(input, output, average, static_cast<int>(group.size())),
         group_(std::move(group)), me_(index), n_(static_cast<int>(group_.size())) {
     int64_t count = acc_.count();
@@ -141,7 +143,8 @@ class RingAllreduce : public Op {
   }
 
   void OnData(OpContext& ctx, Arrival& arrival) override {
-    if (!CheckPeer(arrival, signature_.dtype, &signature_.shape)) return;
+    if (!CheckPeer(arrival, signature_.dtype, &signature_.shape, -1, signature_.group))
+      return;
     int32_t step = arrival.header.step;
     if (arrival.header.flags != signature_.flags) {
       Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
@@ -189,6 +192,7 @@ class RingAllreduce : public Op {
     h.dtype = signature_.dtype;
     h.shape = signature_.shape;
     h.flags = signature_.flags;
+    h.group = signature_.group;
     ctx.Send(group_[Next()], h, data, Bytes(seg));
   }
 

@@ -21,6 +21,16 @@ int GroupIndex(const OpIdentity& id, const std::vector<int>& group, int rank) {
   return static_cast<int>(it - group.begin());
 }
 
+uint32_t GroupDigest(const std::vector<int>& group) {
+  uint32_t digest = 2166136261u;  // FNV-1a over the ranks' bytes
+  for (int r : group)
+    for (int shift = 0; shift < 32; shift += 8) {
+      digest ^= static_cast<uint32_t>(r >> shift) & 0xFFu;
+      digest *= 16777619u;
+    }
+  return digest == 0 ? 1 : digest;
+}
+
 void CheckSameLayout(const OpIdentity& id, const TensorView& input,
                      const TensorView& output) {
   if (input.dtype != output.dtype || input.shape != output.shape)

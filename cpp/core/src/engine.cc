@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -51,6 +53,8 @@ struct HandleState {
   std::condition_variable cv;
   bool done = false;
   Status status;
+  // Its waiter was interrupted (Ctrl-C): shutdown need not wait for it.
+  std::atomic<bool> abandoned{false};
 };
 
 struct Job {
@@ -58,6 +62,10 @@ struct Job {
   std::shared_ptr<HandleState> handle;
   bool failure_sent = false;  // peers were told this op failed
   bool completed = false;     // the waiter was woken
+  // Ranks whose data reached the op: told of its failure even when the op
+  // does not count them as participants (they sent to a rank that did not
+  // expect them, or ran it over another group).
+  std::vector<int> senders;
   // The op's deadline counts from here: its start, its last message or
   // completed send.
   std::chrono::steady_clock::time_point last_progress;
@@ -154,6 +162,7 @@ class Engine::Impl : public OpContext {
           "bluefog cannot be initialised again after shutdown() in the same "
           "process (MPI cannot be restarted)");
     config_ = config;
+    owner_pid_ = getpid();
     SetLogLevel(config.log_level);
     SetLogHideTime(config.log_hide_time);
     init_done_ = false;
@@ -183,6 +192,9 @@ class Engine::Impl : public OpContext {
   }
 
   void StopThread(const std::string& abort_reason) {
+    // A forked child has no engine thread and shares the parent's MPI: it
+    // leaves both to the parent (its exit handlers call shutdown too).
+    if (InForkedChild()) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (state_ != State::kRunning) return;
@@ -205,7 +217,20 @@ class Engine::Impl : public OpContext {
     state_ = State::kStopped;
   }
 
+  // The engine thread does not survive fork(), and a child would share its
+  // parent's MPI endpoints: refuse rather than wait for a thread that is gone.
+  bool InForkedChild() const { return owner_pid_ != 0 && getpid() != owner_pid_; }
+  void CheckProcess(const char* what) const {
+    if (InForkedChild())
+      throw Error(std::string(what) + ": bluefog was initialized in process " +
+                  std::to_string(owner_pid_) + "; this process (pid " +
+                  std::to_string(getpid()) +
+                  ") is a fork of it, which cannot use bluefog (its engine thread "
+                  "and MPI stay with the parent)");
+  }
+
   int64_t Submit(OpType type, const std::string& name, const OpFactory& make) {
+    CheckProcess(OpTypeName(type));
     std::unique_ptr<Op> op;
     int64_t handle;
     {
@@ -241,6 +266,7 @@ class Engine::Impl : public OpContext {
   }
 
   std::shared_ptr<HandleState> FindHandle(int64_t handle) {
+    CheckProcess("waiting for a handle");
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = handles_.find(handle);
     if (it == handles_.end())
@@ -257,6 +283,8 @@ class Engine::Impl : public OpContext {
 
   bool WaitFor(int64_t handle, double timeout_seconds) {
     auto state = FindHandle(handle);
+    CheckNotSuspended(handle, state);
+    state->abandoned = false;
     // Most ops finish within microseconds: look a few times before paying
     // for a sleep and a wake-up.
     for (int i = 0; i < kWaitSpins; ++i) {
@@ -272,6 +300,8 @@ class Engine::Impl : public OpContext {
         [&] { return state->done; });
   }
 
+  void Abandon(int64_t handle) { FindHandle(handle)->abandoned = true; }
+
   Status Release(int64_t handle) {
     auto state = FindHandle(handle);
     {
@@ -285,7 +315,20 @@ class Engine::Impl : public OpContext {
     return state->status;
   }
 
+  // A queued op cannot start while the engine is suspended: waiting for it
+  // would block until someone calls resume().
+  void CheckNotSuspended(int64_t handle, const std::shared_ptr<HandleState>& state) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!suspended_) return;
+    for (const auto& job : queue_)
+      if (job->handle == state)
+        throw Error(job->op->Describe() + " (handle " + std::to_string(handle) +
+                    ") cannot start: bluefog is suspended on this rank (bf.suspend()); it "
+                    "stays queued and starts at bf.resume(): wait for it after that");
+  }
+
   void SetSuspended(bool suspended) {
+    CheckProcess(suspended ? "suspend" : "resume");
     {
       std::lock_guard<std::mutex> lock(mutex_);
       CheckRunning();
@@ -495,12 +538,15 @@ class Engine::Impl : public OpContext {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!stop_requested_) return false;
     }
-    auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
-    if (now - last_progress < limit) return false;
     std::vector<std::shared_ptr<Job>> stuck;
     for (auto& entry : active_) stuck.push_back(entry.second);
     for (auto& send : sends_)
       for (auto& part : send.parts) stuck.push_back(part.job);
+    bool all_abandoned = !stuck.empty() &&
+        std::all_of(stuck.begin(), stuck.end(),
+                    [](const std::shared_ptr<Job>& job) { return job->handle->abandoned.load(); });
+    auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
+    if (now - last_progress < limit && !all_abandoned) return false;
     for (auto& send : sends_) transport_.Abandon(send.request);
     for (auto& receive : receives_) transport_.Abandon(receive.request);
     sends_.clear();
@@ -513,13 +559,18 @@ class Engine::Impl : public OpContext {
           " was still waiting for ranks " + RankList(job->op->WaitingOn())));
       if (!job->failure_sent) {
         job->failure_sent = true;
-        SendNotices(*job->op);
+        SendNotices(*job);
       }
       MaybeComplete(job);
     }
-    BF_LOG(kError) << "shutdown gave up on " << stuck.size()
-                   << " pending op(s) after waiting "
-                   << config_.stall_warning_seconds << " s without progress";
+    if (all_abandoned) {
+      BF_LOG(kWarning) << "shutdown gave up on " << stuck.size()
+                       << " pending op(s) whose waits were interrupted";
+    } else {
+      BF_LOG(kError) << "shutdown gave up on " << stuck.size()
+                     << " pending op(s) after waiting "
+                     << config_.stall_warning_seconds << " s without progress";
+    }
     return true;
   }
 
@@ -619,6 +670,9 @@ class Engine::Impl : public OpContext {
       // one of them may be waiting for data we will now never send.
       FailJob(job, s, true);
     } else {
+      if (std::find(job->senders.begin(), job->senders.end(), arrival.src) ==
+          job->senders.end())
+        job->senders.push_back(arrival.src);
       Guarded(job, [&] { job->op->OnData(*this, arrival); });
     }
     MaybeComplete(job);
@@ -636,13 +690,22 @@ class Engine::Impl : public OpContext {
   // Tells the op's peers so they fail too instead of waiting forever.
   void NotifyFailure(const std::shared_ptr<Job>& job) {
     RemoveActive(job);
-    SendNotices(*job->op);
+    SendNotices(*job);
   }
 
   // Failure notices are control messages: the failed op does not wait for
   // them to be sent (its peer may have gone and never read them).
-  void SendNotices(const Op& op) {
-    for (const auto& notice : op.FailureNotices()) {
+  void SendNotices(const Job& job) {
+    auto notices = job.op->FailureNotices();
+    std::vector<int> told;
+    for (const auto& notice : notices) told.push_back(notice.first);
+    for (int r : job.senders)
+      if (!notices.empty() && std::find(told.begin(), told.end(), r) == told.end() &&
+          notices.front().second.kind == MessageKind::kError) {
+        notices.emplace_back(r, notices.front().second);
+        told.push_back(r);
+      }
+    for (const auto& notice : notices) {
       int r = notice.first;
       bool to_self_ok = notice.second.kind == MessageKind::kWindow;
       if ((r == world_.rank && !to_self_ok) || !peers_.reachable(r)) continue;
@@ -1485,6 +1548,7 @@ class Engine::Impl : public OpContext {
   bool stop_requested_ = false;
   bool stop_requested_relaxed_ = false;  // engine thread's copy, read unlocked
   bool suspended_ = false;
+  pid_t owner_pid_ = 0;  // the process that called Start
   std::string abort_reason_;
   bool abort_is_consequence_ = false;
   // The engine thread's lock-free view of stop_requested_ and of an abort.
@@ -1543,6 +1607,7 @@ void Engine::Abort(const std::string& reason, bool consequence) {
 }
 bool Engine::running() const { return impl_->running(); }
 bool Engine::stopped() const { return impl_->stopped(); }
+bool Engine::in_forked_child() const { return impl_->InForkedChild(); }
 const WorldInfo& Engine::world() const { return impl_->world(); }
 const Config& Engine::config() const { return impl_->config(); }
 int64_t Engine::Submit(OpType type, const std::string& name,
@@ -1554,6 +1619,7 @@ bool Engine::WaitFor(int64_t handle, double timeout_seconds) {
   return impl_->WaitFor(handle, timeout_seconds);
 }
 Status Engine::Release(int64_t handle) { return impl_->Release(handle); }
+void Engine::Abandon(int64_t handle) { impl_->Abandon(handle); }
 void Engine::Suspend() { impl_->SetSuspended(true); }
 void Engine::Resume() { impl_->SetSuspended(false); }
 MessageCounts Engine::Counts() { return impl_->Counts(); }

@@ -8,6 +8,7 @@
 #include "bluefog/core/neighbor_ops.h"
 #include "bluefog/core/status.h"
 #include "collective_args.h"
+#include "neighbor_agreement.h"
 #include "neighbor_args.h"
 
 namespace bluefog {
@@ -38,7 +39,10 @@ class NeighborAllgatherOp : public Op {
     MessageHeader h = MakeHeader(0);
     h.dtype = input_.dtype;
     h.shape = input_.shape;
-    for (int d : dsts_) ctx.Send(d, h, input_.data, input_.bytes());
+    for (int d : dsts_) {
+      h.flags = AgreementFlags(srcs_, d);
+      ctx.Send(d, h, input_.data, input_.bytes());
+    }
     MaybeAssemble();
   }
 
@@ -63,6 +67,11 @@ class NeighborAllgatherOp : public Op {
     if (pieces_.count(a.src) || a.bytes != expected) {
       Fail(Status::Invalid(Describe() + ": unexpected message from rank " +
                            std::to_string(a.src)));
+      return;
+    }
+    std::string problem = AgreementProblem(a.src, h.flags, dsts_);
+    if (!problem.empty()) {
+      Fail(Status::Invalid(Describe() + ": " + problem));
       return;
     }
     pieces_.emplace(a.src, std::move(a));

@@ -14,6 +14,7 @@
 #include "bluefog/core/status.h"
 #include "averaging.h"
 #include "collective_args.h"
+#include "neighbor_agreement.h"
 #include "neighbor_args.h"
 
 namespace bluefog {
@@ -44,11 +45,13 @@ class NeighborAllreduceOp : public Op {
   }
 
   void Start(OpContext& ctx) override {
+    std::vector<int> sources = RanksOf(srcs_);
     for (const auto& dst : dsts_) {
       MessageHeader h = MakeHeader(0);
       h.dtype = input_.dtype;
       h.shape = input_.shape;
       h.weight = dst.second;
+      h.flags = AgreementFlags(sources, dst.first);
       ctx.Send(dst.first, h, input_.data, input_.bytes());
     }
     // Accumulate apart from the input whenever sends still read it.
@@ -81,6 +84,11 @@ class NeighborAllreduceOp : public Op {
     if (arrived_.count(a.src) || a.bytes != input_.bytes()) {
       Fail(Status::Invalid(Describe() + ": unexpected message from rank " +
                            std::to_string(a.src)));
+      return;
+    }
+    std::string problem = AgreementProblem(a.src, a.header.flags, RanksOf(dsts_));
+    if (!problem.empty()) {
+      Fail(Status::Invalid(Describe() + ": " + problem));
       return;
     }
     arrived_.emplace(a.src, std::move(a));

@@ -29,7 +29,7 @@ MessageHeader Op::MakeHeader(int32_t step) const {
 }
 
 bool Op::CheckPeer(const Arrival& a, DataType dtype,
-                   const std::vector<int64_t>* shape, int32_t root) {
+                   const std::vector<int64_t>* shape, int32_t root, uint32_t group) {
   const MessageHeader& h = a.header;
   std::string problem;
   if (h.op != id_.type) {
@@ -44,6 +44,9 @@ bool Op::CheckPeer(const Arrival& a, DataType dtype,
   } else if (root >= 0 && h.root != root) {
     problem = "rank " + std::to_string(a.src) + " uses root_rank " +
               std::to_string(h.root) + ", expected " + std::to_string(root);
+  } else if (group != 0 && h.group != group) {
+    problem = "rank " + std::to_string(a.src) + " runs it over a different group of ranks " +
+              "(is_hierarchical_local, or the machines' layout, differs between ranks)";
   }
   if (problem.empty()) return true;
   Fail(Status::Invalid(Describe() + ": mismatch between ranks: " + problem));

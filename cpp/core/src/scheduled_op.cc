@@ -35,7 +35,8 @@ void* ScheduledOp::PayloadDestination(int src, const MessageHeader& h) {
 
 void ScheduledOp::OnData(OpContext& ctx, Arrival& arrival) {
   const MessageHeader& h = arrival.header;
-  if (!CheckPeer(arrival, signature_.dtype, &signature_.shape, signature_.root))
+  if (!CheckPeer(arrival, signature_.dtype, &signature_.shape, signature_.root,
+                 signature_.group))
     return;
   if (h.flags != signature_.flags) {
     Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
@@ -68,6 +69,7 @@ void ScheduledOp::Advance(OpContext& ctx) {
       h.shape = signature_.shape;
       h.root = signature_.root;
       h.flags = signature_.flags;
+      h.group = signature_.group;
       const char* payload = work_;
       size_t bytes = a.kind == Action::kSignal ? 0 : WorkBytes();
       if (a.snapshot && bytes > 0) {

@@ -92,6 +92,7 @@ void EncodeMessage(const MessageHeader& h, const void* inline_payload,
   Put(out, h.instance);
   Put(out, h.payload_bytes);
   Put(out, h.weight);
+  Put(out, h.group);
   Put(out, static_cast<uint32_t>(h.name.size()));
   Put(out, static_cast<uint32_t>(h.shape.size()));
   Put(out, static_cast<uint32_t>(h.text.size()));
@@ -111,7 +112,8 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
   if (!r.Get(&kind) || !r.Get(&op) || !r.Get(&dtype) || !r.Get(&h->flags))
     return false;
   if (!r.Get(&h->step) || !r.Get(&h->root) || !r.Get(&h->payload_tag) ||
-      !r.Get(&h->instance) || !r.Get(&h->payload_bytes) || !r.Get(&h->weight))
+      !r.Get(&h->instance) || !r.Get(&h->payload_bytes) || !r.Get(&h->weight) ||
+      !r.Get(&h->group))
     return false;
   if (!r.Get(&name_len) || !r.Get(&ndim) || !r.Get(&text_len)) return false;
   if (dtype >= kNumDataTypes || ndim > 64) return false;

@@ -148,11 +148,13 @@ void init() {
 }
 
 void shutdown() {
+  if (Engine::Get().in_forked_child()) return;  // the parent's to stop, timeline too
   Engine::Get().Stop();
   StopTimeline();  // after the engine, whose last events it records
 }
 
 void abort(const std::string& reason, bool consequence) {
+  if (Engine::Get().in_forked_child()) return;
   Engine::Get().Abort(reason, consequence);
   StopTimeline();  // what it recorded is on disk before the process exits
 }
@@ -275,6 +277,8 @@ bool poll(int64_t handle) { return Engine::Get().Poll(handle); }
 bool wait_for(int64_t handle, double seconds) {
   return Engine::Get().WaitFor(handle, seconds);
 }
+
+void abandon(int64_t handle) { Engine::Get().Abandon(handle); }
 
 at::Tensor synchronize(int64_t handle) {
   Engine& engine = Engine::Get();

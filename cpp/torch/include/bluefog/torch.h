@@ -68,6 +68,8 @@ int64_t barrier_nonblocking();
 bool poll(int64_t handle);
 // Waits up to `seconds`; true when the op is done.
 bool wait_for(int64_t handle, double seconds);
+// The caller gives up waiting (e.g. on Ctrl-C): shutdown() will not wait for it.
+void abandon(int64_t handle);
 // Blocks until done; returns the result (undefined for barrier) or throws.
 at::Tensor synchronize(int64_t handle);
 

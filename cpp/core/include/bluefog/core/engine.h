@@ -51,6 +51,9 @@ class Engine {
   void Abort(const std::string& reason, bool consequence = false);
   bool running() const;
   bool stopped() const;
+  // True in a process forked from the one that started the engine: there
+  // the engine refuses work and Stop/Abort do nothing.
+  bool in_forked_child() const;
   const WorldInfo& world() const;
   const Config& config() const;
 
@@ -62,6 +65,10 @@ class Engine {
   bool WaitFor(int64_t handle, double timeout_seconds);
   // Result of a finished op; forgets the handle.
   Status Release(int64_t handle);
+  // The caller stopped waiting for the op (its wait was interrupted): a
+  // shutdown fails it rather than waiting for peers that may never post it.
+  // Waiting for it again takes this back.
+  void Abandon(int64_t handle);
 
   void Suspend();
   void Resume();

@@ -87,9 +87,11 @@ class Op {
   // otherwise wait for data that will never come.
   virtual std::vector<std::pair<int, MessageHeader>> FailureNotices() const;
   // Checks that a peer's header describes the same op; fails the op and
-  // returns false if not.
+  // returns false if not. A nonzero `group` is the GroupDigest of the ranks
+  // the op runs over.
   bool CheckPeer(const Arrival& arrival, DataType dtype,
-                 const std::vector<int64_t>* shape, int32_t root = -1);
+                 const std::vector<int64_t>* shape, int32_t root = -1,
+                 uint32_t group = 0);
 
   // Engine bookkeeping.
   int pending_sends = 0;

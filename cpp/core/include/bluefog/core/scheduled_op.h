@@ -23,6 +23,7 @@ class ScheduledOp : public Op {
     std::vector<int64_t> shape;
     int32_t root = -1;
     uint8_t flags = 0;
+    uint32_t group = 0;  // GroupDigest, for ops over a rank group
   };
 
   ScheduledOp(OpIdentity id, std::vector<int> participants, Signature signature)

@@ -64,6 +64,7 @@ struct MessageHeader {
   uint64_t instance = 0;
   uint64_t payload_bytes = 0;
   double weight = 1.0;
+  uint32_t group = 0;  // digest of the ranks a collective runs over (GroupDigest)
   std::string name;
   std::vector<int64_t> shape;
   std::string text;  // error message, probe answer or window name

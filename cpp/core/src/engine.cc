@@ -22,6 +22,7 @@
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
+#include "bluefog/core/mpi_transport.h"
 #include "bluefog/core/transport.h"
 #include "bluefog/core/window.h"
 #include "peers.h"
@@ -103,7 +104,7 @@ struct SendPart {
 };
 
 struct PendingSend {
-  MpiTransport::RequestId request;
+  Transport::RequestId request;
   int dst;
   std::vector<SendPart> parts;
   std::unique_ptr<std::vector<char>> bytes;  // what MPI reads, when engine-owned
@@ -117,7 +118,7 @@ struct QueuedMessage {
 };
 
 struct PendingReceive {
-  MpiTransport::RequestId request;
+  Transport::RequestId request;
   std::shared_ptr<Incoming> incoming;
 };
 
@@ -154,7 +155,7 @@ std::string RankList(const std::vector<int>& ranks) { return ListString(ranks); 
 class Engine::Impl : public OpContext {
  public:
   // ---- user-thread API ----
-  void Start(const Config& config) {
+  void Start(const Config& config, std::unique_ptr<Transport> transport) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (state_ == State::kRunning) return;
     if (state_ == State::kStopped)
@@ -162,6 +163,7 @@ class Engine::Impl : public OpContext {
           "bluefog cannot be initialised again after shutdown() in the same "
           "process (MPI cannot be restarted)");
     config_ = config;
+    transport_ = transport ? std::move(transport) : std::make_unique<MpiTransport>();
     owner_pid_ = getpid();
     SetLogLevel(config.log_level);
     SetLogHideTime(config.log_hide_time);
@@ -379,11 +381,11 @@ class Engine::Impl : public OpContext {
       current_->op->pending_sends++;
       outbox_[dst].push_back(std::move(queued));
     } else {
-      h.payload_tag = transport_.ReservePayloadTag(dst, bytes);
+      h.payload_tag = transport_->ReservePayloadTag(dst, bytes);
       EncodeMessage(h, nullptr, 0, bytes_out.get());
-      auto request = transport_.SendHeader(dst, *bytes_out);
+      auto request = transport_->SendHeader(dst, *bytes_out);
       AddSend(dst, request, h.step, false, std::move(bytes_out));
-      AddSend(dst, transport_.SendPayload(dst, h.payload_tag, payload, bytes),
+      AddSend(dst, transport_->SendPayload(dst, h.payload_tag, payload, bytes),
               h.step, true, nullptr);
     }
   }
@@ -398,7 +400,7 @@ class Engine::Impl : public OpContext {
       throw InvalidArgument("bluefog is not initialized; call bf.init() first");
   }
 
-  void AddSend(int dst, MpiTransport::RequestId request, int32_t step,
+  void AddSend(int dst, Transport::RequestId request, int32_t step,
                bool carries_payload, std::unique_ptr<std::vector<char>> bytes) {
     current_->op->pending_sends++;
     sends_.push_back({request, dst, {{current_, step, carries_payload}}, std::move(bytes)});
@@ -429,7 +431,7 @@ class Engine::Impl : public OpContext {
           EncodeFrame(messages, bytes.get());
         }
         for (size_t i = begin; i < end; ++i) parts.push_back(std::move(queue[i].part));
-        auto request = transport_.SendHeader(dst, *bytes);
+        auto request = transport_->SendHeader(dst, *bytes);
         sends_.push_back({request, dst, std::move(parts), std::move(bytes)});
         begin = end;
       }
@@ -442,13 +444,13 @@ class Engine::Impl : public OpContext {
   void ThreadMain() {
     Status status;
     try {
-      status = transport_.Init(config_, &world_);
+      status = transport_->Init(config_, &world_);
     } catch (const std::exception& e) {
       status = Status::Failure(e.what());
     }
     if (status.ok()) {
       SetLogRank(world_.rank);
-      peers_.Reset(transport_.pids(), transport_.hosts());
+      peers_.Reset(transport_->pids(), transport_->hosts());
       received_from_.assign(world_.size, 0);
       BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
                     << ", local rank " << world_.local_rank << " of "
@@ -471,7 +473,7 @@ class Engine::Impl : public OpContext {
     for (int r = 0; r < world_.size; ++r)
       if (r != world_.rank) CheckAlive(r);
     if (!peers_.any_lost()) {
-      transport_.Finalize();
+      transport_->Finalize();
     } else {
       BF_LOG(kWarning) << "skipping MPI_Finalize because a peer failed or died";
     }
@@ -547,8 +549,8 @@ class Engine::Impl : public OpContext {
                     [](const std::shared_ptr<Job>& job) { return job->handle->abandoned.load(); });
     auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
     if (now - last_progress < limit && !all_abandoned) return false;
-    for (auto& send : sends_) transport_.Abandon(send.request);
-    for (auto& receive : receives_) transport_.Abandon(receive.request);
+    for (auto& send : sends_) transport_->Abandon(send.request);
+    for (auto& receive : receives_) transport_->Abandon(receive.request);
     sends_.clear();
     receives_.clear();
     outbox_.clear();
@@ -763,7 +765,7 @@ class Engine::Impl : public OpContext {
     bool progressed = false;
     int src = -1;
     std::string error;
-    while (transport_.TakeHeader(&src, &message_bytes_, &error)) {
+    while (transport_->TakeHeader(&src, &message_bytes_, &error)) {
       progressed = true;
       const char* data = message_bytes_.data();
       size_t length = message_bytes_.size();
@@ -856,7 +858,7 @@ class Engine::Impl : public OpContext {
     } else if (!stale) {
       unexpected_[key].push_back(incoming);
     }
-    receives_.push_back({transport_.ReceivePayload(src, h.payload_tag, destination,
+    receives_.push_back({transport_->ReceivePayload(src, h.payload_tag, destination,
                                                    h.payload_bytes),
                          incoming});
   }
@@ -865,7 +867,7 @@ class Engine::Impl : public OpContext {
     bool progressed = false;
     for (size_t i = 0; i < receives_.size();) {
       std::string error;
-      if (!transport_.Test(receives_[i].request, &error)) {
+      if (!transport_->Test(receives_[i].request, &error)) {
         ++i;
         continue;
       }
@@ -896,7 +898,7 @@ class Engine::Impl : public OpContext {
     bool progressed = false;
     for (size_t i = 0; i < sends_.size();) {
       std::string error;
-      if (!transport_.Test(sends_[i].request, &error)) {
+      if (!transport_->Test(sends_[i].request, &error)) {
         ++i;
         continue;
       }
@@ -929,7 +931,7 @@ class Engine::Impl : public OpContext {
   void CheckPeers() {
     for (size_t i = 0; i < orphaned_receives_.size();) {
       std::string error;
-      if (transport_.Test(orphaned_receives_[i].request, &error)) {
+      if (transport_->Test(orphaned_receives_[i].request, &error)) {
         orphaned_receives_[i] = std::move(orphaned_receives_.back());
         orphaned_receives_.pop_back();
       } else {
@@ -951,7 +953,7 @@ class Engine::Impl : public OpContext {
   // A rank that said goodbye may exit whenever it likes.
   void CheckAlive(int r) {
     if (peers_.lost(r) || peers_.state(r) == PeerTable::State::kGone ||
-        !transport_.same_host(r) || ProcessAlive(transport_.pid_of(r)))
+        !transport_->same_host(r) || ProcessAlive(transport_->pid_of(r)))
       return;
     if (peers_.MarkDead(r)) {
       BF_LOG(kError) << peers_.Why(r) << "; failing the ops that need it";
@@ -1043,7 +1045,7 @@ class Engine::Impl : public OpContext {
         ++i;
         continue;
       }
-      transport_.Abandon(sends_[i].request);
+      transport_->Abandon(sends_[i].request);
       PendingSend abandoned = std::move(sends_[i]);
       sends_[i] = std::move(sends_.back());
       sends_.pop_back();
@@ -1199,7 +1201,7 @@ class Engine::Impl : public OpContext {
     std::vector<std::shared_ptr<Job>> jobs(queued.begin(), queued.end());
     for (auto& job : ActiveJobs()) jobs.push_back(job);
     for (auto& send : sends_) {
-      transport_.Abandon(send.request);
+      transport_->Abandon(send.request);
       for (auto& part : send.parts) jobs.push_back(part.job);
     }
     for (auto& entry : outbox_)
@@ -1322,14 +1324,14 @@ class Engine::Impl : public OpContext {
   // Control messages are not tied to an op's completion.
   void SendControl(int dst, std::vector<char> bytes) {
     auto holder = std::make_unique<std::vector<char>>(std::move(bytes));
-    control_sends_.push_back({transport_.SendHeader(dst, *holder), std::move(holder)});
+    control_sends_.push_back({transport_->SendHeader(dst, *holder), std::move(holder)});
     PollControlSends();
   }
 
   void PollControlSends() {
     for (size_t i = 0; i < control_sends_.size();) {
       std::string error;
-      if (transport_.Test(control_sends_[i].first, &error)) {
+      if (transport_->Test(control_sends_[i].first, &error)) {
         control_sends_[i] = std::move(control_sends_.back());
         control_sends_.pop_back();
       } else {
@@ -1357,7 +1359,7 @@ class Engine::Impl : public OpContext {
       return ServeWindowRequest(a);
     }
     incoming->window_request = true;
-    receives_.push_back({transport_.ReceivePayload(a.src, a.header.payload_tag,
+    receives_.push_back({transport_->ReceivePayload(a.src, a.header.payload_tag,
                                                    a.buffer.data(), a.bytes),
                          incoming});
   }
@@ -1450,12 +1452,12 @@ class Engine::Impl : public OpContext {
       EncodeMessage(h, payload, bytes, &encoded);
       return SendControl(dst, std::move(encoded));
     }
-    h.payload_tag = transport_.ReservePayloadTag(dst, bytes);
+    h.payload_tag = transport_->ReservePayloadTag(dst, bytes);
     EncodeMessage(h, nullptr, 0, &encoded);
     SendControl(dst, std::move(encoded));
     auto copy = std::make_unique<std::vector<char>>(static_cast<const char*>(payload),
                                                     static_cast<const char*>(payload) + bytes);
-    control_sends_.push_back({transport_.SendPayload(dst, h.payload_tag, copy->data(), bytes),
+    control_sends_.push_back({transport_->SendPayload(dst, h.payload_tag, copy->data(), bytes),
                               std::move(copy)});
   }
 
@@ -1567,7 +1569,7 @@ class Engine::Impl : public OpContext {
   Config config_;
   WorldInfo world_;
   std::thread thread_;
-  MpiTransport transport_;
+  std::unique_ptr<Transport> transport_;
   BufferPool pool_;
   std::vector<char> message_bytes_;
   PeerTable peers_;
@@ -1585,7 +1587,7 @@ class Engine::Impl : public OpContext {
   std::unordered_map<int, std::vector<QueuedMessage>> outbox_;
   std::vector<PendingReceive> receives_;
   std::vector<PendingReceive> orphaned_receives_;  // from lost peers, not awaited
-  std::vector<std::pair<MpiTransport::RequestId, std::unique_ptr<std::vector<char>>>>
+  std::vector<std::pair<Transport::RequestId, std::unique_ptr<std::vector<char>>>>
       control_sends_;
   WindowRegistry windows_;
   std::map<std::string, std::deque<Arrival>> deferred_;  // window name -> requests
@@ -1600,7 +1602,9 @@ Engine& Engine::Get() {
 Engine::Engine() : impl_(new Impl) {}
 Engine::~Engine() = default;
 
-void Engine::Start(const Config& config) { impl_->Start(config); }
+void Engine::Start(const Config& config, std::unique_ptr<Transport> transport) {
+  impl_->Start(config, std::move(transport));
+}
 void Engine::Stop() { impl_->Stop(); }
 void Engine::Abort(const std::string& reason, bool consequence) {
   impl_->Abort(reason, consequence);

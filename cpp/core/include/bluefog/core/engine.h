@@ -11,20 +11,11 @@
 
 #include "bluefog/core/config.h"
 #include "bluefog/core/op.h"
+#include "bluefog/core/transport.h"
 #include "bluefog/core/window.h"
+#include "bluefog/core/world.h"
 
 namespace bluefog {
-
-struct WorldInfo {
-  int rank = 0;
-  int size = 1;
-  int local_rank = 0;
-  int local_size = 1;
-  std::vector<int> local_ranks;  // world ranks on this (possibly emulated) machine
-  bool homogeneous = true;
-  bool mpi_threads_supported = false;
-  bool unified_window_model = false;
-};
 
 struct MessageCounts {
   std::vector<uint64_t> logical_from;  // messages received, per source rank
@@ -38,8 +29,9 @@ class Engine {
  public:
   static Engine& Get();
 
-  // Starts MPI and the engine thread. Throws on failure.
-  void Start(const Config& config);
+  // Starts the transport (MPI unless another is given) and the engine
+  // thread. Throws on failure.
+  void Start(const Config& config, std::unique_ptr<Transport> transport = nullptr);
   // Finishes pending ops, then stops the thread and MPI. Idempotent. Peers
   // learn that this rank posts no more ops, so theirs that need one fail.
   void Stop();
@@ -80,10 +72,12 @@ class Engine {
   // This process's one-sided windows (see window.h).
   WindowRegistry& Windows();
 
+  // The process's engine is Get(); tests run several, one per simulated
+  // rank, each over its own transport.
+  Engine();
   ~Engine();
 
  private:
-  Engine();
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,4 +1,4 @@
-#include "bluefog/core/transport.h"
+#include "bluefog/core/mpi_transport.h"
 
 #include <mpi.h>
 #include <unistd.h>

@@ -1,0 +1,344 @@
+// Real engines, one per rank, as threads over the loopback transport: the
+// ops' state machines, the engine's matching and its failure paths, with
+// randomised delivery and no MPI.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "bluefog/core/collectives.h"
+#include "bluefog/core/neighbor_ops.h"
+#include "bluefog/core/window_ops.h"
+#include "loopback_world.h"
+
+namespace bluefog {
+namespace {
+
+const uint64_t kSeeds[] = {1, 2, 3};
+
+TensorView View(std::vector<float>& v, std::vector<int64_t> shape = {}) {
+  if (shape.empty()) shape = {static_cast<int64_t>(v.size())};
+  return TensorView{v.data(), DataType::kFloat32, std::move(shape)};
+}
+
+std::vector<int> AllRanks(int size) {
+  std::vector<int> ranks(size);
+  for (int r = 0; r < size; ++r) ranks[r] = r;
+  return ranks;
+}
+
+// The ring's neighbours of `rank`, each once and never itself.
+std::vector<int> RingNeighbors(int rank, int size) {
+  std::set<int> peers = {(rank + size - 1) % size, (rank + 1) % size};
+  peers.erase(rank);
+  return {peers.begin(), peers.end()};
+}
+
+RankWeights Uniform(const std::vector<int>& ranks, double weight) {
+  RankWeights weights;
+  for (int r : ranks) weights.emplace_back(r, weight);
+  return weights;
+}
+
+void ExpectOk(const Status& status, int rank) {
+  EXPECT_TRUE(status.ok()) << "rank " << rank << ": " << status.message();
+}
+
+class EngineLoopback : public ::testing::TestWithParam<int> {
+ protected:
+  int size() const { return GetParam(); }
+  // Runs body on a fresh world for each seed.
+  void ForEachSeed(const std::function<void(int, Engine&)>& body, int local_size = 0,
+                   Config config = LoopbackTestConfig()) {
+    for (uint64_t seed : kSeeds) {
+      SCOPED_TRACE("seed " + std::to_string(seed));
+      LoopbackWorld world(size(), seed, local_size, config);
+      world.Run(body);
+    }
+  }
+};
+
+Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& data,
+                 bool average) {
+  const WorldInfo& w = engine.world();
+  TensorView view = View(data);
+  return RunOp(engine, OpType::kAllreduce, name, [&](OpIdentity id) {
+    return MakeAllreduceOp(std::move(id), w.rank, view, view, average, AllRanks(w.size));
+  });
+}
+
+TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
+  const int n = size();
+  const float triangle = n * (n + 1) / 2.0f;
+  ForEachSeed([&](int rank, Engine& engine) {
+    // 20000 floats are above the ring threshold, 10 below it.
+    for (size_t count : {size_t(10), size_t(20000)}) {
+      ASSERT_GT(size_t(20000) * sizeof(float), kAllreduceRingThreshold);
+      for (bool average : {false, true}) {
+        std::vector<float> data(count);
+        for (size_t i = 0; i < count; ++i) data[i] = float(n * (rank + 1) * (i % 13));
+        std::string name = "ar." + std::to_string(count) + (average ? ".avg" : ".sum");
+        ExpectOk(Allreduce(engine, name, data, average), rank);
+        for (size_t i = 0; i < count; ++i) {
+          float sum = n * triangle * (i % 13);
+          ASSERT_EQ(data[i], average ? sum / n : sum) << "rank " << rank << " i " << i;
+        }
+      }
+    }
+  });
+}
+
+TEST_P(EngineLoopback, BroadcastFromEveryRoot) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    for (int root = 0; root < n; ++root) {
+      std::vector<float> data(3000, float(rank == root ? root + 1 : -1));
+      TensorView view = View(data);
+      ExpectOk(RunOp(engine, OpType::kBroadcast, "bc." + std::to_string(root),
+                     [&](OpIdentity id) {
+                       return MakeBroadcastOp(std::move(id), rank, view, view, root,
+                                              AllRanks(n));
+                     }),
+               rank);
+      EXPECT_EQ(data, std::vector<float>(3000, float(root + 1))) << "rank " << rank;
+    }
+  });
+}
+
+TEST_P(EngineLoopback, AllgatherConcatenatesDifferingFirstDimensions) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    // Rank r gives r rows of 2: rank 0 contributes nothing.
+    std::vector<float> input(rank * 2, float(rank));
+    std::vector<float> output;
+    std::vector<int64_t> output_shape;
+    TensorView view = View(input, {rank, 2});
+    OutputAllocator allocate = [&](const std::vector<int64_t>& shape) {
+      output_shape = shape;
+      output.resize(shape[0] * shape[1]);
+      return static_cast<void*>(output.data());
+    };
+    ExpectOk(RunOp(engine, OpType::kAllgather, "ag",
+                   [&](OpIdentity id) {
+                     return MakeAllgatherOp(std::move(id), rank, view, allocate, AllRanks(n));
+                   }),
+             rank);
+    std::vector<float> expected;
+    for (int r = 0; r < n; ++r) expected.insert(expected.end(), r * 2, float(r));
+    EXPECT_EQ(output_shape, (std::vector<int64_t>{n * (n - 1) / 2, 2}));
+    EXPECT_EQ(output, expected) << "rank " << rank;
+  });
+}
+
+TEST_P(EngineLoopback, BarriersComplete) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    for (int i = 0; i < 5; ++i)
+      ExpectOk(RunOp(engine, OpType::kBarrier, "",
+                     [&](OpIdentity id) { return MakeBarrierOp(std::move(id), rank, AllRanks(n)); }),
+               rank);
+  });
+}
+
+Status NeighborAllreduce(Engine& engine, const std::string& name, std::vector<float>& data,
+                         const std::vector<int>& srcs, const std::vector<int>& dsts) {
+  const WorldInfo& w = engine.world();
+  double weight = 1.0 / (srcs.size() + 1);
+  TensorView view = View(data);
+  return RunOp(engine, OpType::kNeighborAllreduce, name, [&](OpIdentity id) {
+    return MakeNeighborAllreduceOp(std::move(id), w.rank, w.size, view, view, weight,
+                                   Uniform(srcs, weight), Uniform(dsts, 1.0));
+  });
+}
+
+TEST_P(EngineLoopback, NeighborAllreduceOverARing) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    std::vector<int> peers = RingNeighbors(rank, n);
+    const float k1 = float(peers.size() + 1);
+    for (size_t count : {size_t(7), size_t(30000)}) {
+      std::vector<float> data(count);
+      for (size_t i = 0; i < count; ++i) data[i] = k1 * (rank + 1) * (i % 5 + 1);
+      ExpectOk(NeighborAllreduce(engine, "nar." + std::to_string(count), data, peers, peers),
+               rank);
+      float ranks_sum = rank + 1;
+      for (int p : peers) ranks_sum += p + 1;
+      for (size_t i = 0; i < count; ++i)
+        ASSERT_EQ(data[i], ranks_sum * (i % 5 + 1)) << "rank " << rank << " i " << i;
+    }
+  });
+}
+
+TEST_P(EngineLoopback, NeighborAllreduceWithDynamicOnePeerTopologies) {
+  const int n = size();
+  if (n < 2) GTEST_SKIP() << "one rank has no peer";
+  ForEachSeed([&](int rank, Engine& engine) {
+    for (int step = 0; step < 6; ++step) {
+      int shift = 1 + step % (n - 1);
+      int dst = (rank + shift) % n, src = (rank + n - shift) % n;
+      std::vector<float> data(100, float(2 * (rank + 1) * (step + 1)));
+      ExpectOk(NeighborAllreduce(engine, "dynamic", data, {src}, {dst}), rank);
+      EXPECT_EQ(data, std::vector<float>(100, float((rank + src + 2) * (step + 1))))
+          << "rank " << rank << " step " << step;
+    }
+  });
+}
+
+TEST_P(EngineLoopback, NeighborAllgatherInTheOrderOfTheSources) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    std::vector<int> srcs = RingNeighbors(rank, n);
+    std::reverse(srcs.begin(), srcs.end());
+    std::vector<float> input(4, float(rank));
+    std::vector<float> output;
+    TensorView view = View(input, {2, 2});
+    OutputAllocator allocate = [&](const std::vector<int64_t>& shape) {
+      output.resize(shape[0] * shape[1]);
+      return static_cast<void*>(output.data());
+    };
+    ExpectOk(RunOp(engine, OpType::kNeighborAllgather, "nag",
+                   [&](OpIdentity id) {
+                     return MakeNeighborAllgatherOp(std::move(id), rank, n, view, allocate, srcs,
+                                                    RingNeighbors(rank, n));
+                   }),
+             rank);
+    std::vector<float> expected;
+    for (int s : srcs) expected.insert(expected.end(), 4, float(s));
+    EXPECT_EQ(output, expected) << "rank " << rank;
+  });
+}
+
+TEST_P(EngineLoopback, HierarchicalNeighborAllreduceOverEmulatedMachines) {
+  const int n = size();
+  const int local = n % 2 == 0 ? 2 : 1;
+  const int machines = n / local;
+  ForEachSeed(
+      [&](int rank, Engine& engine) {
+        const WorldInfo& w = engine.world();
+        ASSERT_EQ(w.local_size, local);
+        int machine = rank / local;
+        std::vector<int> neighbor_machines = RingNeighbors(machine, machines);
+        std::vector<int> counterparts;
+        for (int m : neighbor_machines) counterparts.push_back(m * local + w.local_rank);
+        const float k1 = float(neighbor_machines.size() + 1);
+        double weight = 1.0 / k1;
+        std::vector<float> data(50);
+        for (size_t i = 0; i < data.size(); ++i)
+          data[i] = local * k1 * (rank + 1) * (i % 3 + 1);
+        TensorView view = View(data);
+        ExpectOk(RunOp(engine, OpType::kHierarchicalNeighborAllreduce, "hier",
+                       [&](OpIdentity id) {
+                         return MakeHierarchicalNeighborAllreduceOp(
+                             std::move(id), rank, n, view, view, w.local_ranks, weight,
+                             Uniform(counterparts, weight), Uniform(counterparts, 1.0));
+                       }),
+                 rank);
+        float ranks_sum = 0;
+        neighbor_machines.push_back(machine);
+        for (int m : neighbor_machines)
+          for (int r = m * local; r < (m + 1) * local; ++r) ranks_sum += r + 1;
+        for (size_t i = 0; i < data.size(); ++i)
+          ASSERT_FLOAT_EQ(data[i], ranks_sum * (i % 3 + 1)) << "rank " << rank << " i " << i;
+      },
+      local);
+}
+
+Status Barrier(Engine& engine) {
+  const WorldInfo& w = engine.world();
+  return RunOp(engine, OpType::kBarrier, "", [&](OpIdentity id) {
+    return MakeBarrierOp(std::move(id), w.rank, AllRanks(w.size));
+  });
+}
+
+TEST_P(EngineLoopback, WindowPutThenUpdateAveragesTheNeighbours) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    std::vector<int> peers = RingNeighbors(rank, n);
+    const float k1 = float(peers.size() + 1);
+    std::vector<float> tensor(6, k1 * (rank + 1));
+    auto window = engine.Windows().Create("w", View(tensor), peers, true);
+    ExpectOk(Barrier(engine), rank);
+    WindowOpArgs args;
+    args.window = window;
+    args.peers = Uniform(peers, 1.0);
+    args.payload = View(tensor);
+    ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
+                   [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
+             rank);
+    ExpectOk(Barrier(engine), rank);
+    window->Update(1.0 / k1, Uniform(peers, 1.0 / k1), false, false, tensor.data());
+    float ranks_sum = rank + 1;
+    for (int p : peers) ranks_sum += p + 1;
+    EXPECT_EQ(tensor, std::vector<float>(6, ranks_sum)) << "rank " << rank;
+    ExpectOk(Barrier(engine), rank);
+    EXPECT_TRUE(engine.Windows().Free("w"));
+  });
+}
+
+TEST_P(EngineLoopback, NamedOpsIssuedInDifferentOrders) {
+  const int n = size();
+  ForEachSeed([&](int rank, Engine& engine) {
+    std::vector<std::string> names = {"a", "b", "c", "d"};
+    std::rotate(names.begin(), names.begin() + rank % names.size(), names.end());
+    if (rank % 2) std::reverse(names.begin(), names.end());
+    std::vector<std::vector<float>> data(names.size());
+    std::vector<int64_t> handles;
+    for (size_t k = 0; k < names.size(); ++k) {
+      int which = names[k][0] - 'a';
+      // Sizes differ per name, so a mix-up fails as a mismatch.
+      data[k].assign(100 * (which + 1) + (which % 2) * 20000, float(rank + which));
+      TensorView view = View(data[k]);
+      handles.push_back(engine.Submit(OpType::kAllreduce, names[k], [&](OpIdentity id) {
+        return MakeAllreduceOp(std::move(id), rank, view, view, false, AllRanks(n));
+      }));
+    }
+    for (size_t k = 0; k < handles.size(); ++k) {
+      if (!engine.WaitFor(handles[k], 20)) {
+        ADD_FAILURE() << "rank " << rank << ": '" << names[k] << "' did not finish";
+        engine.Abandon(handles[k]);
+        continue;
+      }
+      ExpectOk(engine.Release(handles[k]), rank);
+      int which = names[k][0] - 'a';
+      float expected = n * (n - 1) / 2.0f + n * which;
+      EXPECT_EQ(data[k], std::vector<float>(data[k].size(), expected)) << names[k];
+    }
+  });
+}
+
+TEST_P(EngineLoopback, ShapeMismatchFailsOnEveryRank) {
+  const int n = size();
+  if (n < 2) GTEST_SKIP() << "needs two ranks to disagree";
+  ForEachSeed([&](int rank, Engine& engine) {
+    std::vector<float> data(rank == 0 ? 4 : 5, 1.0f);
+    Status status = Allreduce(engine, "mismatch", data, false);
+    EXPECT_FALSE(status.ok()) << "rank " << rank;
+    EXPECT_NE(status.message().find("mismatch"), std::string::npos) << status.message();
+    EXPECT_NE(status.code(), StatusCode::kTimeout) << "rank " << rank;
+  });
+}
+
+TEST_P(EngineLoopback, DeadlineFailsAnOpOneRankNeverPosts) {
+  const int n = size();
+  if (n < 2) GTEST_SKIP() << "needs a rank that does not post";
+  Config config = LoopbackTestConfig();
+  config.op_timeout_seconds = 0.5;
+  ForEachSeed(
+      [&](int rank, Engine& engine) {
+        if (rank == n - 1) return;
+        std::vector<float> data(8, 1.0f);
+        Status status = Allreduce(engine, "lonely", data, false);
+        EXPECT_EQ(status.code(), StatusCode::kTimeout) << "rank " << rank << ": "
+                                                       << status.message();
+        EXPECT_NE(status.message().find("lonely"), std::string::npos) << status.message();
+      },
+      0, config);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, EngineLoopback, ::testing::Values(1, 2, 3, 4),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace bluefog

@@ -74,7 +74,11 @@ struct LoopbackFabric::State {
     std::uniform_int_distribution<int64_t> pick(0, max_delay.count());
     return std::chrono::microseconds(pick(rng));
   }
-  bool Coin() { return max_delay.count() != 0 && (rng() & 1); }
+  size_t eager_limit = 0;
+  // Whether a message of `bytes` waits for its receiver.
+  bool Rendezvous(size_t bytes) {
+    return max_delay.count() != 0 && bytes > eager_limit && (rng() & 1);
+  }
 
   Transport::RequestId Add(int rank, RequestPtr request) {
     Transport::RequestId id = next_id[rank]++;
@@ -135,6 +139,7 @@ LoopbackFabric::LoopbackFabric(LoopbackOptions options)
   int n = options_.size;
   state_->rng.seed(options_.seed);
   state_->max_delay = options_.max_delay;
+  state_->eager_limit = options_.eager_limit;
   state_->headers.assign(n, std::vector<std::deque<Header>>(n));
   state_->last_ready.assign(n, std::vector<Clock::time_point>(n));
   state_->requests.resize(n);
@@ -187,7 +192,7 @@ Transport::RequestId LoopbackTransport::SendHeader(int dst, const std::vector<ch
   std::lock_guard<std::mutex> lock(s.mutex);
   auto now = Clock::now();
   auto request = std::make_shared<Request>();
-  request->needs_delivery = s.Coin();
+  request->needs_delivery = s.Rendezvous(bytes.size());
   request->done_at = now + s.Delay();
   auto& last = s.last_ready[rank_][dst];
   last = std::max(last, now + s.Delay());
@@ -203,7 +208,7 @@ Transport::RequestId LoopbackTransport::SendPayload(int dst, int tag, const void
   send.request = std::make_shared<Request>();
   send.data = static_cast<const char*>(data);
   send.bytes = bytes;
-  send.copied = !s.Coin();
+  send.copied = !s.Rendezvous(bytes);
   if (send.copied) {
     send.copy.assign(send.data, send.data + bytes);
     send.request->done_at = Clock::now() + s.Delay();

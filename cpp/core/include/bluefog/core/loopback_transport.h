@@ -23,6 +23,10 @@ struct LoopbackOptions {
   uint64_t seed = 1;
   // Upper bound of each random delay; zero delivers at once, in order.
   std::chrono::microseconds max_delay{300};
+  // Messages up to this size always complete at send, as MPI's eager ones
+  // do (the engine's goodbye relies on it); larger ones may wait for their
+  // receiver.
+  size_t eager_limit = 4096;
 };
 
 class LoopbackFabric {

@@ -243,7 +243,7 @@ class Engine::Impl : public OpContext {
                     ": bluefog is shutting down on this rank; no new ops are accepted");
       OpIdentity id;
       id.type = type;
-      id.key = name.empty() ? std::string("\x01") + OpTypeName(type) : name;
+      id.key = name.empty() ? std::string(1, kUnnamedKeyPrefix) + OpTypeName(type) : name;
       if (!name.empty() && inflight_names_.count(name))
         throw InvalidArgument(std::string(OpTypeName(type)) + ": tensor name '" +
                               name + "' is already in use by an op in flight on rank " +
@@ -751,7 +751,7 @@ class Engine::Impl : public OpContext {
     if (!status.ok()) status = status.WithMessage(PrefixRank(status.message()));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (op.id().key[0] != '\x01') inflight_names_.erase(op.id().key);
+      if (!IsUnnamedKey(op.id().key)) inflight_names_.erase(op.id().key);
     }
     {
       std::lock_guard<std::mutex> lock(job->handle->mutex);
@@ -1288,7 +1288,7 @@ class Engine::Impl : public OpContext {
   }
 
   static std::string DisplayName(const MessageHeader& h) {
-    if (!h.name.empty() && h.name[0] == '\x01')
+    if (IsUnnamedKey(h.name))
       return std::string(OpTypeName(h.op)) + ".noname." + std::to_string(h.instance);
     return h.name;
   }
@@ -1402,7 +1402,8 @@ class Engine::Impl : public OpContext {
     switch (h.op) {
       case OpType::kWinPut:
       case OpType::kWinAccumulate:
-        window->Write(a.src, a.data, h.op == OpType::kWinAccumulate, h.flags & 1, h.weight);
+        window->Write(a.src, a.data, h.op == OpType::kWinAccumulate,
+                      (h.flags & kWinCarriesP) != 0, h.weight);
         return SendReply(a.src, reply, nullptr, 0);
       case OpType::kWinGet: {
         std::vector<char> copy(window->tensor().bytes());

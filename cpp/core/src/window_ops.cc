@@ -11,7 +11,6 @@
 namespace bluefog {
 namespace {
 
-constexpr uint8_t kCarriesP = 1;
 
 class WindowOp : public Op {
  public:
@@ -138,7 +137,7 @@ class WindowOp : public Op {
       scaled_.push_back(ctx.pool().Acquire(payload.bytes()));
       ScaleCopy(payload.dtype, scaled_.back().data(), payload.dtype, payload.data,
                 payload.numel(), peer.second);
-      h.flags = args_.with_p ? kCarriesP : 0;
+      h.flags = args_.with_p ? kWinCarriesP : 0;
       h.weight = p * peer.second;
       ctx.Send(peer.first, h, scaled_.back().data(), payload.bytes());
       awaiting_.insert(peer.first);

@@ -8,6 +8,7 @@
 
 #include "bluefog/core/engine.h"
 #include "bluefog/core/window_ops.h"
+#include "bluefog/core/wire.h"
 #include "bluefog/torch.h"
 #include "torch_internal.h"
 
@@ -42,7 +43,7 @@ OpType TransferType(const std::string& op) {
 // private key; nothing else can be in flight under it.
 std::string PrivateKey(const char* op, const std::string& name) {
   static std::atomic<uint64_t> serial{0};
-  return std::string("\x02") + op + "." + name + "." + std::to_string(serial++);
+  return std::string(1, kPrivateKeyPrefix) + op + "." + name + "." + std::to_string(serial++);
 }
 
 }  // namespace

@@ -52,6 +52,18 @@ constexpr uint8_t kWinUnlockAbandon = 2;
 // (win_lock): the holder keeps out every neighbour access, not only theirs
 // that require the mutex.
 constexpr uint8_t kWinLockExclusive = 4;
+// MessageHeader::flags of a window put or accumulate: the data is followed
+// by the sender's push-sum weight p.
+constexpr uint8_t kWinCarriesP = 1;
+
+// Op keys (MessageHeader::name) that no user name can be: unnamed ops are
+// matched per op type in issue order, and each window request of a rank has
+// a private key.
+constexpr char kUnnamedKeyPrefix = '\x01';
+constexpr char kPrivateKeyPrefix = '\x02';
+inline bool IsUnnamedKey(const std::string& key) {
+  return !key.empty() && key[0] == kUnnamedKeyPrefix;
+}
 
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;

@@ -53,7 +53,8 @@ def rank(value, op, what, count=None, unit="rank", member=False):
         raise TypeError(f"{op}: {what} must {expected}, got {value!r}")
     value = int(value)
     if count is not None and not 0 <= value < count:
-        raise ValueError(f"{op}: {what} names {unit} {value}, out of range for {count} {unit}s")
+        named = f"names {unit} {value}," if member else f"{value} is"
+        raise ValueError(f"{op}: {what} {named} out of range for {count} {unit}s")
     return value
 
 

@@ -2,6 +2,7 @@
 // Waiting releases the GIL and wakes every 100 ms to let Ctrl-C through.
 #include <torch/csrc/utils/pybind.h>
 
+#include "bluefog/core/weights.h"
 #include "bluefog/torch.h"
 #include "timeline_bindings.h"
 #include "topology_bindings.h"
@@ -47,6 +48,10 @@ PYBIND11_MODULE(_bluefog, m) {
     py::gil_scoped_release no_gil;
     api::init();
   });
+  m.def("abandon_init", [](const std::string& reason) {
+    py::gil_scoped_release no_gil;
+    api::abandon_init(reason);
+  });
   m.def("shutdown", [] {
     py::gil_scoped_release no_gil;
     api::shutdown();
@@ -87,9 +92,14 @@ PYBIND11_MODULE(_bluefog, m) {
           return api::neighbor_allreduce_nonblocking(tensor, OptionalTensor(output),
                                                      self_weight, srcs, dsts, name);
         });
+  m.def("pair_gossip_nonblocking", &api::pair_gossip_nonblocking);
   m.def("neighbor_allgather_nonblocking", &api::neighbor_allgather_nonblocking);
   m.def("hierarchical_neighbor_allreduce_nonblocking",
         &api::hierarchical_neighbor_allreduce_nonblocking);
+  // The one weight rule (ValueError naming op and argument), for the Python
+  // checks that run before anything collective.
+  m.def("check_weight", &bluefog::CheckWeight, py::arg("op"), py::arg("what"),
+        py::arg("weight"));
   m.def("barrier_nonblocking", &api::barrier_nonblocking);
   m.def("poll", &api::poll);
   m.def("synchronize", [](int64_t handle) -> py::object {

@@ -139,6 +139,41 @@ TEST(Config, CycleTimeMalformed) {
     ExpectMalformed("BLUEFOG_CYCLE_TIME", v);
 }
 
+TEST(Config, CycleTimeUpToOneSecond) {
+  EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_CYCLE_TIME", "1000"}}).cycle_time_ms, 1000.0);
+  for (const char* v : {"1000.001", "1e100", "1e308", "1e4"})
+    ExpectMalformed("BLUEFOG_CYCLE_TIME", v);
+}
+
+// Numbers out of range: the message gives the allowed range and its unit.
+TEST(Config, NumberErrorsNameTheRange) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"BLUEFOG_CYCLE_TIME", "a number of milliseconds in [0, 1000]"},
+      {"BLUEFOG_STALL_WARNING_SECONDS", "a number of seconds in (0, 1e+07]"},
+      {"BLUEFOG_OP_TIMEOUT_SECONDS", "a number of seconds in [0, 1e+07]"},
+  };
+  for (const auto& c : cases) {
+    for (const char* v : {"1e100", "-1", "nan", "inf"}) {
+      try {
+        Parse({{c.first, v}});
+        ADD_FAILURE() << c.first << "=" << v << " accepted";
+      } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find(c.second), std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
+TEST(Config, WaitsUpToSixteenWeeks) {
+  EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_OP_TIMEOUT_SECONDS", "1e7"}}).op_timeout_seconds, 1e7);
+  EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_STALL_WARNING_SECONDS", "1e7"}}).stall_warning_seconds,
+                   1e7);
+  for (const char* v : {"1.0000001e7", "1e100"}) {
+    ExpectMalformed("BLUEFOG_OP_TIMEOUT_SECONDS", v);
+    ExpectMalformed("BLUEFOG_STALL_WARNING_SECONDS", v);
+  }
+}
+
 TEST(Config, NodesPerMachine) {
   EXPECT_EQ(Parse({{"BLUEFOG_NODES_PER_MACHINE", "1"}}).nodes_per_machine, 1);
   EXPECT_EQ(Parse({{"BLUEFOG_NODES_PER_MACHINE", "4"}}).nodes_per_machine, 4);

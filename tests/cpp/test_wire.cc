@@ -116,7 +116,7 @@ TEST(Wire, UnknownKindIsRejected) {
 TEST(Wire, EveryOpTypeRoundTrips) {
   for (OpType op : {OpType::kAllreduce, OpType::kBroadcast, OpType::kAllgather,
                     OpType::kBarrier, OpType::kNeighborAllreduce,
-                    OpType::kNeighborAllgather}) {
+                    OpType::kNeighborAllgather, OpType::kPairGossip}) {
     MessageHeader in = FullHeader();
     in.op = op;
     EXPECT_EQ(RoundTrip(in).op, op);
@@ -130,6 +130,7 @@ TEST(Wire, OpTypeNames) {
   EXPECT_STREQ(OpTypeName(OpType::kBarrier), "barrier");
   EXPECT_STREQ(OpTypeName(OpType::kNeighborAllreduce), "neighbor_allreduce");
   EXPECT_STREQ(OpTypeName(OpType::kNeighborAllgather), "neighbor_allgather");
+  EXPECT_STREQ(OpTypeName(OpType::kPairGossip), "pair_gossip");
 }
 
 TEST(Wire, EveryDtypeRoundTrips) {

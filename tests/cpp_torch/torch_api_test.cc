@@ -4,7 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace api = bluefog::api;
@@ -17,6 +19,18 @@ namespace api = bluefog::api;
       return 1;                                                          \
     }                                                                    \
   } while (0)
+
+// Whether `call` throws InvalidArgument whose message holds every one of `words`.
+static bool Refused(const std::function<void()>& call, std::initializer_list<const char*> words) {
+  try {
+    call();
+  } catch (const bluefog::InvalidArgument& e) {
+    for (const char* w : words)
+      if (std::string(e.what()).find(w) == std::string::npos) return false;
+    return true;
+  }
+  return false;
+}
 
 int main() {
   api::init();
@@ -51,6 +65,28 @@ int main() {
     threw = std::string(e.what()).find("root_rank") != std::string::npos;
   }
   CHECK(threw);
+
+  // Non-finite and absurd weights are refused at the call, naming op and argument.
+  const double nan = std::nan("");
+  at::Tensor y = at::ones({3}, at::kDouble);
+  CHECK(Refused([&] { api::neighbor_allreduce_nonblocking(y, at::Tensor(), nan, {}, {}, "w1"); },
+                {"neighbor_allreduce", "self_weight", "nan"}));
+  CHECK(Refused([&] {
+    api::neighbor_allreduce_nonblocking(y, at::Tensor(), 0.5, {{(me + 1) % n, 1e308}}, {}, "w2");
+  }, {"neighbor_allreduce", "srcs[", "1e+308"}));
+  if (n >= 2)
+    CHECK(Refused([&] { api::pair_gossip_nonblocking(y, (me + 1) % n, 0.5, INFINITY, "w3"); },
+                  {"pair_gossip", "pair_weight", "inf"}));
+  CHECK(Refused([&] { api::pair_gossip_nonblocking(y, me, 0.5, 0.5, "w4"); },
+                {"pair_gossip", "target_rank"}));
+
+  if (n >= 2) {  // pair_gossip between 0 and 1 (others sit out)
+    if (me < 2) {
+      at::Tensor mine = at::full({5}, static_cast<double>(me + 1), at::kDouble);
+      at::Tensor avg = api::synchronize(api::pair_gossip_nonblocking(mine, 1 - me, 0.5, 0.5, "pg"));
+      CHECK(at::equal(avg, at::full({5}, 1.5, at::kDouble)));
+    }
+  }
 
   api::synchronize(api::barrier_nonblocking());
   api::shutdown();

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "bluefog/core/status.h"
 
@@ -36,13 +37,23 @@ int64_t ParseInt(const char* name, const std::string& value, int64_t min,
   return parsed;
 }
 
-double ParseDouble(const char* name, const std::string& value, double min) {
+std::string Number(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+// A finite number in [min, max] ((min, max] with `min_open`), of `unit`.
+double ParseDouble(const char* name, const std::string& value, double min, double max,
+                   const char* unit, bool min_open = false) {
   errno = 0;
   char* end = nullptr;
   double parsed = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(parsed) ||
-      parsed < min) {
-    Malformed(name, value, "a number >= " + std::to_string(min));
+  bool in_range = std::isfinite(parsed) && (min_open ? parsed > min : parsed >= min) &&
+                  parsed <= max;
+  if (value.empty() || *end != '\0' || errno != 0 || !in_range) {
+    Malformed(name, value, std::string("a number of ") + unit + " in " + (min_open ? "(" : "[") +
+                               Number(min) + ", " + Number(max) + "]");
   }
   return parsed;
 }
@@ -95,20 +106,19 @@ Config ParseConfig(const EnvLookup& lookup) {
     config.fusion_threshold_bytes =
         ParseInt("BLUEFOG_FUSION_THRESHOLD", v, 0, int64_t(1) << 40);
   if (get("BLUEFOG_CYCLE_TIME", &v))
-    config.cycle_time_ms = ParseDouble("BLUEFOG_CYCLE_TIME", v, 0.0);
+    config.cycle_time_ms =
+        ParseDouble("BLUEFOG_CYCLE_TIME", v, 0.0, kMaxCycleTimeMs, "milliseconds");
   if (get("BLUEFOG_NODES_PER_MACHINE", &v))
     config.nodes_per_machine =
         static_cast<int>(ParseInt("BLUEFOG_NODES_PER_MACHINE", v, 1, 1 << 24));
   if (get("BLUEFOG_MPI_THREAD_LEVEL", &v))
     config.mpi_thread_level = ParseThreadLevel("BLUEFOG_MPI_THREAD_LEVEL", v);
-  if (get("BLUEFOG_STALL_WARNING_SECONDS", &v)) {
-    config.stall_warning_seconds =
-        ParseDouble("BLUEFOG_STALL_WARNING_SECONDS", v, 0.0);
-    if (config.stall_warning_seconds <= 0)
-      Malformed("BLUEFOG_STALL_WARNING_SECONDS", v, "a number > 0");
-  }
+  if (get("BLUEFOG_STALL_WARNING_SECONDS", &v))
+    config.stall_warning_seconds = ParseDouble("BLUEFOG_STALL_WARNING_SECONDS", v, 0.0,
+                                               kMaxWaitSeconds, "seconds", /*min_open=*/true);
   if (get("BLUEFOG_OP_TIMEOUT_SECONDS", &v))
-    config.op_timeout_seconds = ParseDouble("BLUEFOG_OP_TIMEOUT_SECONDS", v, 0.0);
+    config.op_timeout_seconds =
+        ParseDouble("BLUEFOG_OP_TIMEOUT_SECONDS", v, 0.0, kMaxWaitSeconds, "seconds");
   return config;
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "bluefog/core/kernels.h"
+#include "bluefog/core/weights.h"
 
 namespace bluefog {
 namespace {
@@ -156,6 +157,9 @@ class WindowOp : public Op {
 }  // namespace
 
 std::unique_ptr<Op> MakeWindowTransferOp(OpIdentity id, WindowOpArgs args) {
+  const char* op = OpTypeName(id.type);
+  CheckRankWeights(op, id.type == OpType::kWinGet ? "src_weights" : "dst_weights", args.peers);
+  if (args.self_weight) CheckWeight(op, "self_weight", *args.self_weight);
   bool mutex = args.require_mutex;
   return std::make_unique<WindowOp>(std::move(id), std::move(args), mutex, true, mutex);
 }

@@ -72,6 +72,7 @@ const char* OpTypeName(OpType type) {
     case OpType::kWinGet: return "win_get";
     case OpType::kWinLock: return "win_lock";
     case OpType::kWinUnlock: return "win_unlock";
+    case OpType::kPairGossip: return "pair_gossip";
   }
   return "unknown_op";
 }
@@ -121,7 +122,7 @@ bool DecodeMessage(const char* buffer, size_t length, MessageHeader* h,
       kind > static_cast<uint8_t>(MessageKind::kAbortAck))
     return false;
   if (op < static_cast<uint8_t>(OpType::kAllreduce) ||
-      op > static_cast<uint8_t>(OpType::kWinUnlock))
+      op > static_cast<uint8_t>(kLastOpType))
     return false;
   h->kind = static_cast<MessageKind>(kind);
   h->op = static_cast<OpType>(op);

@@ -8,7 +8,9 @@
 #include "bluefog/core/buffer_pool.h"
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/engine.h"
+#include "bluefog/core/mpi_state.h"
 #include "bluefog/core/neighbor_ops.h"
+#include "bluefog/core/weights.h"
 #include "torch_internal.h"
 
 namespace bluefog {
@@ -35,11 +37,30 @@ at::Tensor NewOutput(at::IntArrayRef sizes, const at::TensorOptions& options) {
       buffer->data(), sizes, [buffer](void*) { delete buffer; }, options);
 }
 
+// Why init failed after MPI had started (empty: it did not). MPI cannot be
+// restarted, so bluefog stays uninitialised for the rest of the process.
+std::mutex g_init_mutex;
+std::string g_init_failure;
+
+std::string InitFailure() {
+  std::lock_guard<std::mutex> lock(g_init_mutex);
+  return g_init_failure;
+}
+
+void RecordInitFailure(const std::string& reason) {
+  std::lock_guard<std::mutex> lock(g_init_mutex);
+  if (g_init_failure.empty()) g_init_failure = reason.empty() ? "unknown error" : reason;
+}
+
 }  // namespace
 
 Engine& RunningEngine() {
   Engine& engine = Engine::Get();
   if (!engine.running()) {
+    std::string failure = InitFailure();
+    if (!failure.empty())
+      throw InvalidArgument("bluefog is not initialized: bf.init() failed on this rank (" +
+                            failure + ")");
     if (engine.stopped())
       throw Error("bluefog has been shut down; this call needs a running bluefog");
     throw InvalidArgument("bluefog is not initialized; call bf.init() first");
@@ -134,17 +155,39 @@ std::vector<int> AllRanks(const WorldInfo& world) {
 }  // namespace
 
 void init() {
+  std::string failure = InitFailure();
+  if (!failure.empty())
+    throw Error("bluefog cannot be initialised: an earlier bf.init() in this process failed (" +
+                failure + ") after MPI had started, and MPI cannot be restarted");
   Config config = ParseConfigFromEnvironment();
   Engine& engine = Engine::Get();
   if (engine.running()) return;  // a second init only resets the topology
   CheckTimelinePrefix(config.timeline_prefix);
-  engine.Start(config);
+  const bool mpi_was_active = MpiActive();
   try {
-    StartTimeline(config.timeline_prefix, engine.world());
-  } catch (...) {
-    engine.Stop();
+    engine.Start(config);
+  } catch (const std::exception& e) {
+    // The engine thread may have initialised MPI before failing (and then
+    // ended without finalising it): finalise here, so that the process can
+    // exit normally after the error.
+    if (!mpi_was_active && MpiActive()) {
+      FinalizeMpi();
+      RecordInitFailure(e.what());
+    }
     throw;
   }
+  try {
+    StartTimeline(config.timeline_prefix, engine.world());
+  } catch (const std::exception& e) {
+    abandon_init(e.what());
+    throw;
+  }
+}
+
+void abandon_init(const std::string& reason) {
+  Engine::Get().Stop();
+  StopTimeline();
+  RecordInitFailure(reason);
 }
 
 void shutdown() {
@@ -252,6 +295,9 @@ int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor outp
                                        const std::vector<std::pair<int, double>>& dsts,
                                        const std::string& name) {
   Engine& engine = RunningEngine();
+  CheckWeight("neighbor_allreduce", "self_weight", self_weight);
+  CheckRankWeights("neighbor_allreduce", "srcs", srcs);
+  CheckRankWeights("neighbor_allreduce", "dsts", dsts);
   auto tensors = Prepare(tensor, output, "neighbor_allreduce");
   const WorldInfo& world = engine.world();
   TensorView in = View(tensors->input, "neighbor_allreduce");
@@ -259,6 +305,28 @@ int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor outp
   int64_t handle = engine.Submit(OpType::kNeighborAllreduce, name, [&](OpIdentity id) {
     return MakeNeighborAllreduceOp(std::move(id), world.rank, world.size, in, out,
                                    self_weight, srcs, dsts);
+  });
+  return Track(handle, std::move(tensors));
+}
+
+int64_t pair_gossip_nonblocking(const at::Tensor& tensor, int target_rank, double self_weight,
+                                double pair_weight, const std::string& name) {
+  Engine& engine = RunningEngine();
+  const WorldInfo& world = engine.world();
+  if (target_rank < 0 || target_rank >= world.size)
+    throw InvalidArgument("pair_gossip: target_rank " + std::to_string(target_rank) +
+                          " is out of range for " + std::to_string(world.size) + " ranks");
+  if (target_rank == world.rank)
+    throw InvalidArgument("pair_gossip: target_rank is this rank (" + std::to_string(world.rank) +
+                          "); pair_gossip exchanges with another rank");
+  CheckWeight("pair_gossip", "self_weight", self_weight);
+  CheckWeight("pair_gossip", "pair_weight", pair_weight);
+  auto tensors = Prepare(tensor, at::Tensor(), "pair_gossip");
+  TensorView in = View(tensors->input, "pair_gossip");
+  TensorView out = View(tensors->output, "pair_gossip");
+  int64_t handle = engine.Submit(OpType::kPairGossip, name, [&](OpIdentity id) {
+    return MakeNeighborAllreduceOp(std::move(id), world.rank, world.size, in, out, self_weight,
+                                   {{target_rank, pair_weight}}, {{target_rank, 1.0}});
   });
   return Track(handle, std::move(tensors));
 }
@@ -312,6 +380,9 @@ int64_t hierarchical_neighbor_allreduce_nonblocking(
     throw InvalidArgument(
         "hierarchical_neighbor_allreduce needs more than one rank per machine (local_size() "
         "is 1); use neighbor_allreduce, or emulate machines with BLUEFOG_NODES_PER_MACHINE");
+  CheckWeight("hierarchical_neighbor_allreduce", "self_weight", self_weight);
+  CheckRankWeights("hierarchical_neighbor_allreduce", "srcs", srcs);
+  CheckRankWeights("hierarchical_neighbor_allreduce", "dsts", dsts);
   auto tensors = Prepare(tensor, at::Tensor(), "hierarchical_neighbor_allreduce");
   TensorView in = View(tensors->input, "hierarchical_neighbor_allreduce");
   TensorView out = View(tensors->output, "hierarchical_neighbor_allreduce");

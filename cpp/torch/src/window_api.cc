@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "bluefog/core/engine.h"
+#include "bluefog/core/weights.h"
 #include "bluefog/core/window_ops.h"
 #include "bluefog/core/wire.h"
 #include "bluefog/torch.h"
@@ -132,6 +133,8 @@ at::Tensor win_update(const std::string& name, double self_weight,
                       const std::vector<std::pair<int, double>>& weights, bool reset,
                       bool clone, bool with_p) {
   auto window = FindWindow(name, "win_update");
+  CheckWeight("win_update", "self_weight", self_weight);
+  CheckRankWeights("win_update", "neighbor_weights", weights);
   at::Tensor tensor = WindowTensor(name);
   at::Tensor out = clone ? at::empty_like(tensor) : tensor;
   window->Update(self_weight, weights, reset, with_p, out.data_ptr());

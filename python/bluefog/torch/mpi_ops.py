@@ -12,7 +12,7 @@ import torch
 
 from bluefog import _bluefog
 from bluefog.common import environment
-from bluefog.torch import failure
+from bluefog.torch import arguments, autograd, failure
 
 _skip_negotiate_stage = False
 _atexit_registered = False
@@ -22,22 +22,53 @@ def init(topology_fn=None, is_weighted=False):
     """Start bluefog in this process and install the topology
     ``topology_fn(size())`` (default: ExponentialGraph). Calling it again only
     resets the topology. Collective. Warns once about BLUEFOG_* variables
-    that do nothing here (BlueFog 0.3's, and unknown names)."""
+    that do nothing here (BlueFog 0.3's, and unknown names).
+
+    If the first call fails after the engine started (the ranks disagree on
+    BLUEFOG_NODES_PER_MACHINE, or the topology is refused), bluefog is
+    stopped again on this rank and stays uninitialised: later calls raise the
+    not-initialized ValueError, which says why."""
     global _atexit_registered
     if topology_fn is not None and not callable(topology_fn):
         raise TypeError("init: topology_fn must be a callable size -> networkx.DiGraph")
+    starting = not _bluefog.is_initialized()
     _bluefog.init()
-    failure.install_excepthook()
-    if _bluefog.local_rank() == 0:  # one warning per machine, not per rank
-        environment.warn_once(os.environ)
-    if not _atexit_registered:
-        atexit.register(shutdown)
-        _atexit_registered = True
-    from bluefog.torch import topology
-    graph = topology_fn(size()) if topology_fn is not None else None
-    topology.set_topology(graph, is_weighted)
-    if topology.load_machine_topology() is None:
-        topology.set_machine_topology(None)
+    try:
+        if starting:
+            _check_same_nodes_per_machine()
+        failure.install_excepthook()
+        if _bluefog.local_rank() == 0:  # one warning per machine, not per rank
+            environment.warn_once(os.environ)
+        if not _atexit_registered:
+            atexit.register(shutdown)
+            _atexit_registered = True
+        from bluefog.torch import topology
+        graph = topology_fn(size()) if topology_fn is not None else None
+        topology.set_topology(graph, is_weighted)
+        if topology.load_machine_topology() is None:
+            topology.set_machine_topology(None)
+    except BaseException as error:
+        if starting:
+            _bluefog.abandon_init(f"{type(error).__name__}: {error}")
+        raise
+
+
+def _check_same_nodes_per_machine():
+    """Collective: every rank must emulate the same machines (the engine
+    checked the value's form, so int() takes it)."""
+    variable = "BLUEFOG_NODES_PER_MACHINE"
+    raw = os.environ.get(variable)
+    mine = int(raw) if raw else 0
+    everyone = _bluefog.synchronize(_bluefog.allgather_nonblocking(
+        torch.tensor([mine], dtype=torch.int64), f"init.{variable}")).tolist()
+    if len(set(everyone)) > 1:
+        groups = {}
+        for r, value in enumerate(everyone):
+            groups.setdefault(value, []).append(r)
+        found = "; ".join(f"{value or 'unset'} on ranks {ranks}"
+                          for value, ranks in sorted(groups.items(), key=lambda g: g[1]))
+        raise ValueError(f"init: {variable} differs between ranks ({found}); set the same "
+                         "value on every rank")
 
 
 def shutdown():
@@ -120,45 +151,45 @@ def get_skip_negotiate_stage():
     return _skip_negotiate_stage
 
 
-def _check_tensor(tensor, op):
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{op}: expected a torch.Tensor, got {type(tensor).__name__}")
-
-
-def _name(name, op):
-    if name is None:
-        return ""
-    if not isinstance(name, str):
-        raise TypeError(f"{op}: name must be a str, got {type(name).__name__}")
-    if not name:
-        raise ValueError(f"{op}: name must not be empty (pass None for an automatic name)")
-    return name
-
-
-def _root(root_rank, op):
-    if isinstance(root_rank, bool) or not isinstance(root_rank, int):
-        raise TypeError(f"{op}: root_rank must be an int, got {type(root_rank).__name__}")
-    return root_rank
-
-
 def allreduce_nonblocking(tensor, average=True, is_hierarchical_local=False, name=None):
-    """Start an allreduce; the input is not modified. Returns a handle."""
-    _check_tensor(tensor, "allreduce")
-    return _bluefog.allreduce_nonblocking(
-        tensor, None, bool(average), bool(is_hierarchical_local), _name(name, "allreduce"))
+    """Start an allreduce; the input is not modified. Returns a handle.
+    Differentiable (at synchronize) when ``tensor`` requires grad."""
+    arguments.check_tensor(tensor, "allreduce")
+    name = arguments.op_name(name, "allreduce")
+    average, is_hierarchical_local = bool(average), bool(is_hierarchical_local)
+    handle = _bluefog.allreduce_nonblocking(tensor, None, average, is_hierarchical_local, name)
+    if autograd.tracks(tensor):
+        autograd.track(handle, autograd.Allreduce, tensor, None, average,
+                       is_hierarchical_local, name)
+    return handle
 
 
 def allreduce(tensor, average=True, is_hierarchical_local=False, name=None):
     """Sum of ``tensor`` over all ranks (over this machine's ranks with
-    ``is_hierarchical_local``), divided by their number when ``average``."""
+    ``is_hierarchical_local``), divided by their number when ``average``.
+    Differentiable: backward allreduces the gradient the same way."""
     return synchronize(allreduce_nonblocking(tensor, average, is_hierarchical_local, name))
+
+
+def _in_place(tensor, op, start, function, *args):
+    """Starts an in-place op: `start(output)` with output the tensor itself,
+    or, for a non-leaf that autograd tracks, out of place (None) with the
+    result copied in at synchronize."""
+    autograd.check_in_place(tensor, op)
+    if not autograd.tracks(tensor):
+        return start(tensor)
+    return autograd.track(start(None), function, tensor, tensor, *args)
 
 
 def allreduce_nonblocking_(tensor, average=True, is_hierarchical_local=False, name=None):
     """In-place allreduce_nonblocking: ``tensor`` receives the result."""
-    _check_tensor(tensor, "allreduce_")
-    return _bluefog.allreduce_nonblocking(
-        tensor, tensor, bool(average), bool(is_hierarchical_local), _name(name, "allreduce_"))
+    op = "allreduce_"
+    arguments.check_tensor(tensor, op)
+    name = arguments.op_name(name, op)
+    average, is_hierarchical_local = bool(average), bool(is_hierarchical_local)
+    return _in_place(tensor, op, lambda output: _bluefog.allreduce_nonblocking(
+        tensor, output, average, is_hierarchical_local, name),
+        autograd.Allreduce, average, is_hierarchical_local, name)
 
 
 def allreduce_(tensor, average=True, is_hierarchical_local=False, name=None):
@@ -166,23 +197,35 @@ def allreduce_(tensor, average=True, is_hierarchical_local=False, name=None):
     return synchronize(allreduce_nonblocking_(tensor, average, is_hierarchical_local, name))
 
 
+def _root(root_rank, op):
+    return arguments.rank(root_rank, op, "root_rank", _bluefog.size())
+
+
 def broadcast_nonblocking(tensor, root_rank, name=None):
     """Start a broadcast of ``root_rank``'s tensor. Returns a handle."""
-    _check_tensor(tensor, "broadcast")
-    return _bluefog.broadcast_nonblocking(
-        tensor, None, _root(root_rank, "broadcast"), _name(name, "broadcast"))
+    arguments.check_tensor(tensor, "broadcast")
+    root_rank = _root(root_rank, "broadcast")
+    name = arguments.op_name(name, "broadcast")
+    handle = _bluefog.broadcast_nonblocking(tensor, None, root_rank, name)
+    if autograd.tracks(tensor):
+        autograd.track(handle, autograd.Broadcast, tensor, None, root_rank, name)
+    return handle
 
 
 def broadcast(tensor, root_rank, name=None):
-    """``root_rank``'s ``tensor`` on every rank (a new tensor)."""
+    """``root_rank``'s ``tensor`` on every rank (a new tensor). Differentiable:
+    root's gradient is the sum of every rank's, the others' zero."""
     return synchronize(broadcast_nonblocking(tensor, root_rank, name))
 
 
 def broadcast_nonblocking_(tensor, root_rank, name=None):
     """In-place broadcast_nonblocking."""
-    _check_tensor(tensor, "broadcast_")
-    return _bluefog.broadcast_nonblocking(
-        tensor, tensor, _root(root_rank, "broadcast_"), _name(name, "broadcast_"))
+    op = "broadcast_"
+    arguments.check_tensor(tensor, op)
+    root_rank = _root(root_rank, op)
+    name = arguments.op_name(name, op)
+    return _in_place(tensor, op, lambda output: _bluefog.broadcast_nonblocking(
+        tensor, output, root_rank, name), autograd.Broadcast, root_rank, name)
 
 
 def broadcast_(tensor, root_rank, name=None):
@@ -192,13 +235,18 @@ def broadcast_(tensor, root_rank, name=None):
 
 def allgather_nonblocking(tensor, name=None):
     """Start an allgather. Returns a handle."""
-    _check_tensor(tensor, "allgather")
-    return _bluefog.allgather_nonblocking(tensor, _name(name, "allgather"))
+    arguments.check_tensor(tensor, "allgather")
+    name = arguments.op_name(name, "allgather")
+    handle = _bluefog.allgather_nonblocking(tensor, name)
+    if autograd.tracks(tensor):
+        autograd.track(handle, autograd.Allgather, tensor, None, name)
+    return handle
 
 
 def allgather(tensor, name=None):
     """Concatenation of every rank's tensor along dim 0, in rank order.
-    Dim 0 may differ between ranks; the other dimensions must agree."""
+    Dim 0 may differ between ranks; the other dimensions must agree.
+    Differentiable: each input gets the sum over ranks of its rows' gradient."""
     return synchronize(allgather_nonblocking(tensor, name))
 
 
@@ -209,15 +257,15 @@ def barrier():
 
 def poll(handle):
     """True if the op behind ``handle`` has finished (never blocks)."""
-    return _bluefog.poll(handle)
+    return _bluefog.poll(arguments.handle(handle, "poll"))
 
 
-def synchronize(handle):
+def synchronize(handle, _op="synchronize"):
     """Wait for the op behind ``handle`` and return its result; raises the
     op's error. The GIL is released while waiting; Ctrl-C interrupts."""
-    return _bluefog.synchronize(handle)
+    return autograd.result(arguments.handle(handle, _op))
 
 
 def wait(handle):
     """Alias of synchronize."""
-    return synchronize(handle)
+    return synchronize(handle, "wait")

@@ -5,13 +5,11 @@ the peers of this call: ``dst_weights`` (or ``dst_ranks``) whom to send to,
 ``src_weights`` (or ``src_ranks``) whom to receive from.
 """
 
-import numbers
-
 import torch
 
 from bluefog import _bluefog
-from bluefog.torch import topology
-from bluefog.torch.mpi_ops import _check_tensor, _name, synchronize
+from bluefog.torch import arguments, autograd, topology
+from bluefog.torch.mpi_ops import synchronize
 
 _RENAMED = {"neighbor_weights": "src_weights", "send_neighbors": "dst_weights"}
 
@@ -23,40 +21,11 @@ def _reject_unknown_keywords(op, kwargs):
         raise TypeError(f"{op}() got an unexpected keyword argument '{key}'")
 
 
-def _rank(value, op, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{op}: {what} must hold integer ranks, got {value!r}")
-    return int(value)
-
-
-def _weight(value, op, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: {what} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _weights_dict(weights, op, what):
-    if not isinstance(weights, dict):
-        raise TypeError(f"{op}: {what} must be a dict rank -> weight, got {type(weights).__name__}")
-    return {_rank(r, op, what): _weight(w, op, what) for r, w in weights.items()}
-
-
-def _dst_weights(dst_weights, op):
-    if isinstance(dst_weights, dict):
-        return _weights_dict(dst_weights, op, "dst_weights")
-    if isinstance(dst_weights, (list, tuple)):
-        return {_rank(r, op, "dst_weights"): 1.0 for r in dst_weights}
-    raise TypeError(f"{op}: dst_weights must be a dict rank -> weight or a list of ranks")
-
-
-def _check_peers(op, ranks, what, unit="rank", count=None, me=None):
-    """Peers a call names: in range, not this rank (or machine), no repeats."""
-    count = _bluefog.size() if count is None else count
+def _check_peers(op, ranks, what, unit="rank", me=None):
+    """Peers a call names (already in range): not this rank (or machine), no repeats."""
     me = _bluefog.rank() if me is None else me
     seen = set()
     for r in ranks:
-        if not 0 <= r < count:
-            raise ValueError(f"{op}: {what} names {unit} {r}, out of range for {count} {unit}s")
         if r == me:
             raise ValueError(f"{op}: {what} names this {unit} ({me}); use self_weight for it")
         if r in seen:
@@ -112,8 +81,8 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
         if self_weight is None:
             self_weight, src_weights = defaults()
         else:
-            self_weight = _weight(self_weight, op, "self_weight")
-            src_weights = _weights_dict(src_weights, op, src_key)
+            self_weight = arguments.weight(self_weight, op, "self_weight")
+            src_weights = arguments.weights_dict(src_weights, op, src_key, count, unit)
             strangers = sorted(set(src_weights) - set(in_nodes))
             if strangers:
                 raise ValueError(f"{op}: {src_key} names {unit}s {strangers} that are not "
@@ -126,14 +95,14 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
     if self_weight is None:
         raise ValueError(f"{op}: dynamic use ({dst_key} given) needs self_weight and "
                          f"{src_key} too")
-    self_weight = _weight(self_weight, op, "self_weight")
-    srcs = _weights_dict(src_weights, op, src_key)
-    dsts = _dst_weights(dst_weights, op)
+    self_weight = arguments.weight(self_weight, op, "self_weight")
+    srcs = arguments.weights_dict(src_weights, op, src_key, count, unit)
+    dsts = arguments.dst_weights(dst_weights, op, dst_key, count, unit)
     self_weight = _fold_self_exchange(op, self_weight, srcs, dsts, unit=unit, me=me,
                                       src_key=src_key, dst_key=dst_key)
     srcs, dsts = sorted(srcs.items()), sorted(dsts.items())
-    _check_peers(op, [r for r, _ in srcs], src_key, unit, count, me)
-    _check_peers(op, [r for r, _ in dsts], dst_key, unit, count, me)
+    _check_peers(op, [r for r, _ in srcs], src_key, unit, me)
+    _check_peers(op, [r for r, _ in dsts], dst_key, unit, me)
     return self_weight, srcs, dsts
 
 
@@ -153,12 +122,14 @@ def neighbor_allreduce_nonblocking(tensor, *, self_weight=None, src_weights=None
                                    dst_weights=None, enable_topo_check=True, name=None,
                                    **kwargs):
     """Start a neighbor_allreduce; returns a handle."""
-    _reject_unknown_keywords("neighbor_allreduce", kwargs)
-    _check_tensor(tensor, "neighbor_allreduce")
-    plan = _neighbor_allreduce_plan("neighbor_allreduce", self_weight, src_weights,
-                                    dst_weights, enable_topo_check)
-    return _bluefog.neighbor_allreduce_nonblocking(tensor, None, *plan,
-                                                   _name(name, "neighbor_allreduce"))
+    op = "neighbor_allreduce"
+    _reject_unknown_keywords(op, kwargs)
+    arguments.check_tensor(tensor, op)
+    name = arguments.op_name(name, op)
+    plan = _neighbor_allreduce_plan(op, self_weight, src_weights, dst_weights,
+                                    enable_topo_check)
+    autograd.warn_detached(tensor, op)
+    return _bluefog.neighbor_allreduce_nonblocking(tensor, None, *plan, name)
 
 
 def neighbor_allreduce(tensor, *, self_weight=None, src_weights=None, dst_weights=None,
@@ -181,8 +152,8 @@ def _neighbor_allgather_plan(op, src_ranks, dst_ranks, enable_topo_check):
         return topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
     if src_ranks is None or dst_ranks is None:
         raise ValueError(f"{op}: src_ranks and dst_ranks must be given together")
-    srcs = [_rank(r, op, "src_ranks") for r in src_ranks]
-    dsts = [_rank(r, op, "dst_ranks") for r in dst_ranks]
+    srcs = arguments.ranks(src_ranks, op, "src_ranks", _bluefog.size())
+    dsts = arguments.ranks(dst_ranks, op, "dst_ranks", _bluefog.size())
     _check_peers(op, srcs, "src_ranks")
     _check_peers(op, dsts, "dst_ranks")
     if enable_topo_check:
@@ -193,11 +164,12 @@ def _neighbor_allgather_plan(op, src_ranks, dst_ranks, enable_topo_check):
 def neighbor_allgather_nonblocking(tensor, *, src_ranks=None, dst_ranks=None,
                                    enable_topo_check=True, name=None):
     """Start a neighbor_allgather; returns a handle."""
-    _check_tensor(tensor, "neighbor_allgather")
-    srcs, dsts = _neighbor_allgather_plan("neighbor_allgather", src_ranks, dst_ranks,
-                                          enable_topo_check)
-    return _bluefog.neighbor_allgather_nonblocking(tensor, srcs, dsts,
-                                                   _name(name, "neighbor_allgather"))
+    op = "neighbor_allgather"
+    arguments.check_tensor(tensor, op)
+    name = arguments.op_name(name, op)
+    srcs, dsts = _neighbor_allgather_plan(op, src_ranks, dst_ranks, enable_topo_check)
+    autograd.warn_detached(tensor, op)
+    return _bluefog.neighbor_allgather_nonblocking(tensor, srcs, dsts, name)
 
 
 def neighbor_allgather(tensor, *, src_ranks=None, dst_ranks=None, enable_topo_check=True,
@@ -212,17 +184,21 @@ def neighbor_allgather(tensor, *, src_ranks=None, dst_ranks=None, enable_topo_ch
 def pair_gossip_nonblocking(tensor, target_rank, self_weight=None, pair_weight=None,
                             name=None):
     """Start a pair_gossip; returns a handle."""
-    _check_tensor(tensor, "pair_gossip")
-    target = _rank(target_rank, "pair_gossip", "target_rank")
+    op = "pair_gossip"
+    arguments.check_tensor(tensor, op)
+    target = arguments.rank(target_rank, op, "target_rank", _bluefog.size())
+    if target == _bluefog.rank():
+        raise ValueError(f"{op}: target_rank is this rank ({target}); pair_gossip exchanges "
+                         "with another rank")
     if (self_weight is None) != (pair_weight is None):
-        raise ValueError("pair_gossip: self_weight and pair_weight must be given together")
+        raise ValueError(f"{op}: self_weight and pair_weight must be given together")
     if self_weight is None:
         self_weight, pair_weight = 0.5, 0.5
-    self_weight = _weight(self_weight, "pair_gossip", "self_weight")
-    pair_weight = _weight(pair_weight, "pair_gossip", "pair_weight")
-    return _bluefog.neighbor_allreduce_nonblocking(
-        tensor, None, self_weight, [(target, pair_weight)], [(target, 1.0)],
-        _name(name, "pair_gossip"))
+    self_weight = arguments.weight(self_weight, op, "self_weight")
+    pair_weight = arguments.weight(pair_weight, op, "pair_weight")
+    name = arguments.op_name(name, op)
+    autograd.warn_detached(tensor, op)
+    return _bluefog.pair_gossip_nonblocking(tensor, target, self_weight, pair_weight, name)
 
 
 def pair_gossip(tensor, target_rank, self_weight=None, pair_weight=None, name=None):
@@ -256,14 +232,16 @@ def hierarchical_neighbor_allreduce_nonblocking(tensor, *, self_weight=None,
                                                 enable_topo_check=False, name=None):
     """Start a hierarchical_neighbor_allreduce; returns a handle."""
     op = "hierarchical_neighbor_allreduce"
-    _check_tensor(tensor, op)
+    arguments.check_tensor(tensor, op)
+    name = arguments.op_name(name, op)
     if _bluefog.local_size() < 2:
         raise ValueError(f"{op} needs more than one rank per machine (local_size() is 1); "
                          "use neighbor_allreduce, or emulate machines with "
                          "BLUEFOG_NODES_PER_MACHINE")
     plan = _hierarchical_plan(op, self_weight, src_machine_weights, dst_machine_weights,
                               enable_topo_check)
-    return _bluefog.hierarchical_neighbor_allreduce_nonblocking(tensor, *plan, _name(name, op))
+    autograd.warn_detached(tensor, op)
+    return _bluefog.hierarchical_neighbor_allreduce_nonblocking(tensor, *plan, name)
 
 
 def hierarchical_neighbor_allreduce(tensor, *, self_weight=None, src_machine_weights=None,

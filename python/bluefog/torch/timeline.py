@@ -15,14 +15,9 @@ import contextlib
 import warnings
 
 from bluefog import _bluefog
+from bluefog.torch.arguments import text as _check_str
 
 _warned_off = False
-
-
-def _check_str(function, argument, value):
-    if not isinstance(value, str):
-        raise TypeError("{}: {} must be a str, got {}".format(
-            function, argument, type(value).__name__))
 
 
 def _not_recorded(function, tensor_name):
@@ -44,8 +39,8 @@ def timeline_start_activity(tensor_name: str, activity_name: str) -> bool:
     """Begin activity ``activity_name`` on ``tensor_name``'s row, under this
     thread's tid. Activities on one tensor nest. Returns whether it was
     recorded (``False`` when the timeline is off)."""
-    _check_str("timeline_start_activity", "tensor_name", tensor_name)
-    _check_str("timeline_start_activity", "activity_name", activity_name)
+    _check_str(tensor_name, "timeline_start_activity", "tensor_name")
+    _check_str(activity_name, "timeline_start_activity", "activity_name")
     if _bluefog.timeline_start_activity(tensor_name, activity_name):
         return True
     return _not_recorded("timeline_start_activity", tensor_name)
@@ -56,7 +51,7 @@ def timeline_end_activity(tensor_name: str) -> bool:
     failing that, the innermost one another thread began there). Returns
     whether an activity was ended (``False`` when the timeline is off or
     none is open)."""
-    _check_str("timeline_end_activity", "tensor_name", tensor_name)
+    _check_str(tensor_name, "timeline_end_activity", "tensor_name")
     if _bluefog.timeline_end_activity(tensor_name):
         return True
     return _not_recorded("timeline_end_activity", tensor_name)

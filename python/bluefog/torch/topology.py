@@ -3,13 +3,13 @@ with which default weights. Kept per process; ``set_topology`` is collective
 and checks that every rank installed the same graph."""
 
 import hashlib
-import numbers
 import struct
 
 import networkx as nx
 import torch
 
 from bluefog import _bluefog
+from bluefog.torch import arguments
 
 _state = {
     "graph": None, "weighted": False, "in": [], "out": [],
@@ -30,9 +30,10 @@ def _check_graph(topology, size, what):
         raise ValueError(f"{what}: the graph's nodes must be 0..{size - 1} "
                          f"(one per rank), got {sorted(topology.nodes)[:10]}")
     for u, v, data in topology.edges(data=True):
-        weight = data.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight != weight:
-            raise ValueError(f"{what}: edge {u}->{v} has weight {weight!r}, not a number")
+        try:
+            arguments.weight(data.get("weight", 1.0), what, f"the weight of edge {u}->{v}")
+        except TypeError as error:  # a graph's content: a bad value, not a bad argument type
+            raise ValueError(str(error)) from None
 
 
 def _fingerprint(topology, is_weighted):
@@ -103,23 +104,32 @@ def _window_names():
     return _bluefog.win_names() if _bluefog.is_initialized() else []
 
 
+def _running():
+    """Raises what every call raises before init or after shutdown."""
+    _bluefog.rank()
+
+
 def load_topology():
     """The graph in force."""
+    _running()
     return _state["graph"]
 
 
 def in_neighbor_ranks():
     """Ranks this rank receives from in the installed graph (sorted, self excluded)."""
+    _running()
     return list(_state["in"])
 
 
 def out_neighbor_ranks():
     """Ranks this rank sends to in the installed graph (sorted, self excluded)."""
+    _running()
     return list(_state["out"])
 
 
 def is_topo_weighted():
     """Whether neighbour ops default to the installed graph's weights."""
+    _running()
     return _state["weighted"]
 
 
@@ -141,11 +151,13 @@ def set_machine_topology(topology, is_weighted=False):
 
 def is_machine_topo_weighted():
     """Whether hierarchical neighbour ops default to the machine graph's weights."""
+    _running()
     return _state["machine_weighted"]
 
 
 def load_machine_topology():
     """The graph over machines in force."""
+    _running()
     return _state["machine_graph"]
 
 

@@ -2,8 +2,6 @@
 helpers of ``bluefog.common.topology_util``, and the collective inference of
 the other side of a dynamic communication pattern."""
 
-import numbers
-
 import numpy as np
 import torch
 
@@ -15,24 +13,18 @@ from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in Blu
     GetExp2DynamicSendRecvMachineRanks, GetInnerOuterRingDynamicSendRecvRanks,
     GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
 )
+from bluefog.torch import arguments
 from bluefog.torch.mpi_ops import synchronize
 
 
 def _checked_ranks(ranks, op, what):
-    size, me = _bluefog.size(), _bluefog.rank()
-    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__iter__"):
-        raise TypeError(f"{op}: {what} must be a list of ranks, got {type(ranks).__name__}")
-    ranks = list(ranks)
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, (numbers.Integral, np.integer)):
-            raise TypeError(f"{op}: {what} must hold integer ranks, got {r!r}")
-        if not 0 <= r < size:
-            raise ValueError(f"{op}: {what} names rank {r}, out of range for {size} ranks")
-        if r == me:
-            raise ValueError(f"{op}: {what} names this rank ({me}) itself")
+    me = _bluefog.rank()
+    ranks = arguments.ranks(ranks, op, what, _bluefog.size())
+    if me in ranks:
+        raise ValueError(f"{op}: {what} names this rank ({me}) itself")
     if len(set(ranks)) != len(ranks):
         raise ValueError(f"{op}: {what} names a rank twice: {ranks}")
-    return [int(r) for r in ranks]
+    return ranks
 
 
 def _sends(ranks, ranks_are_destinations, op, what):

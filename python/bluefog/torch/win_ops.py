@@ -12,24 +12,27 @@ when the transfer starts, after any mutexes it requires are granted.
 """
 
 import contextlib
-import numbers
 import zlib
 
 import torch
 
 from bluefog import _bluefog
-from bluefog.torch import topology
+from bluefog.torch import arguments, mutex_holdings, topology
 from bluefog.torch.mpi_ops import barrier, synchronize
-from bluefog.torch.neighbor_ops import _dst_weights, _weight, _weights_dict
 
 _with_associated_p = False
 _neighbors = {}  # window name -> (in-neighbours, out-neighbours) at creation
 _locked = set()  # windows this process holds with win_lock
 
 
-def _check_name(name, op):
+def _window_name(name, op):
     if not isinstance(name, str) or not name:
         raise TypeError(f"{op}: name must be a non-empty string, got {name!r}")
+    return arguments.text(name, op, "name")
+
+
+def _check_name(name, op):
+    _window_name(name, op)
     if name not in _neighbors:
         raise ValueError(f"{op}: no window named '{name}' (existing: "
                          f"{sorted(_neighbors) or 'none'}); create it with win_create")
@@ -41,8 +44,9 @@ def _peers(weights, allowed, op, what, side):
     which must be a neighbour on `side`."""
     if weights is None:
         return [(r, 1.0) for r in allowed]
-    peers = sorted(_dst_weights(weights, op).items()) if what == "dst_weights" else \
-        sorted(_weights_dict(weights, op, what).items())
+    size = _bluefog.size()
+    peers = sorted(arguments.dst_weights(weights, op, what, size).items()) \
+        if what == "dst_weights" else sorted(arguments.weights_dict(weights, op, what, size).items())
     strangers = [r for r, _ in peers if r not in allowed]
     if strangers:
         raise ValueError(f"{op}: {what} names ranks {strangers} that are not {side} of rank "
@@ -62,8 +66,7 @@ def win_create(tensor, name, zero_init=False):
     and shape."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"win_create: expected a tensor, got {type(tensor).__name__}")
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"win_create: name must be a non-empty string, got {name!r}")
+    _window_name(name, "win_create")
     if name in _neighbors:
         raise ValueError(f"win_create: a window named '{name}' already exists")
     mine = _signature(tensor, name)
@@ -100,7 +103,9 @@ def win_free(name=None):
 def _transfer(op, tensor, name, peers, self_weight, require_mutex, with_p=None):
     """with_p: carry p along (None: as turn_on/off_win_ops_with_associated_p say)."""
     if self_weight is not None:
-        self_weight = _weight(self_weight, f"win_{op}", "self_weight")
+        self_weight = arguments.weight(self_weight, f"win_{op}", "self_weight")
+    if require_mutex:  # it locks the peers' windows
+        mutex_holdings.check_free(name, [r for r, _ in peers], f"win_{op}", _bluefog.rank())
     with_p = _with_associated_p if with_p is None else with_p
     return _bluefog.win_transfer_nonblocking(op, tensor, name, peers, self_weight,
                                              bool(require_mutex), with_p)
@@ -146,34 +151,33 @@ def win_get(name, src_weights=None, require_mutex=False):
 
 def win_poll(handle):
     """True when the window op is complete."""
-    return _bluefog.poll(handle)
+    return _bluefog.poll(arguments.handle(handle, "win_poll"))
 
 
 def win_wait(handle):
     """Block until the window op is complete (its effect in place at every
     peer); raises if it failed. Returns True."""
-    synchronize(handle)
+    synchronize(handle, "win_wait")
     return True
 
 
 @contextlib.contextmanager
-def win_mutex(name, for_self=False, ranks=None):
+def win_mutex(name, for_self=False, ranks=None, _op="win_mutex"):
     """Hold the distributed mutex of window `name` on `ranks` (default: the
     out-neighbours; for_self: this rank's own), so that no put, accumulate,
-    get or update that requires the mutex touches those windows meanwhile."""
-    _, out_ranks = _check_name(name, "win_mutex")
+    get or update that requires the mutex touches those windows meanwhile.
+    Asking again on the same thread for a mutex it holds raises ValueError
+    (it would wait forever); another thread waits for it."""
+    _, out_ranks = _check_name(name, _op)
+    me = _bluefog.rank()
     if ranks is None:
-        ranks = [_bluefog.rank()] if for_self else out_ranks
-    ranks = sorted({int(r) for r in ranks})
-    for r in ranks:
-        if not 0 <= r < _bluefog.size():
-            raise ValueError(f"win_mutex: rank {r} is out of range for {_bluefog.size()} ranks")
-    if name in _locked and _bluefog.rank() in ranks:
-        raise ValueError(f"win_mutex: this rank already holds its own window '{name}' with "
-                         "win_lock (which excludes more than the mutex)")
+        ranks = [me] if for_self else out_ranks
+    ranks = sorted(set(arguments.ranks(ranks, _op, "ranks", _bluefog.size())))
+    mutex_holdings.check_free(name, ranks, _op, me)
     synchronize(_bluefog.win_mutex_nonblocking(name, ranks, True))
     try:
-        yield
+        with mutex_holdings.holding(name, ranks, _op):
+            yield
     finally:
         synchronize(_bluefog.win_mutex_nonblocking(name, ranks, False))
 
@@ -195,19 +199,22 @@ def win_lock(name):
     _check_name(name, "win_lock")
     if name in _locked:
         raise ValueError(f"win_lock: this rank already holds window '{name}'")
+    me = _bluefog.rank()
+    mutex_holdings.check_free(name, [me], "win_lock", me)
     synchronize(_bluefog.win_lock_nonblocking(name, True))
     _locked.add(name)
     try:
-        yield
+        with mutex_holdings.holding(name, [me], "win_lock"):
+            yield
     finally:
         _locked.discard(name)
         synchronize(_bluefog.win_lock_nonblocking(name, False))
 
 
-def _held(name, require_mutex):
+def _held(name, require_mutex, op):
     if not require_mutex or name in _locked:
         return contextlib.nullcontext()
-    return win_mutex(name, for_self=True)
+    return win_mutex(name, for_self=True, _op=op)
 
 
 def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone=False,
@@ -221,10 +228,10 @@ def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone
         raise ValueError("win_update: self_weight and neighbor_weights must be given together")
     if self_weight is None:
         self_weight, neighbor_weights = topology.default_weights()
-    self_weight = _weight(self_weight, "win_update", "self_weight")
+    self_weight = arguments.weight(self_weight, "win_update", "self_weight")
     peers = _peers(neighbor_weights, in_ranks, "win_update", "neighbor_weights",
                    "in-neighbours")
-    with _held(name, require_mutex):
+    with _held(name, require_mutex, "win_update"):
         return _bluefog.win_update(name, self_weight, peers, bool(reset), bool(clone),
                                    _with_associated_p)
 
@@ -234,7 +241,7 @@ def win_update_then_collect(name, require_mutex=True, _with_p=None):
     then zero the buffers. Returns the window tensor."""
     _check_name(name, "win_update_then_collect")
     with_p = _with_associated_p if _with_p is None else _with_p
-    with _held(name, require_mutex):
+    with _held(name, require_mutex, "win_update_then_collect"):
         return _bluefog.win_update_then_collect(name, with_p)
 
 

@@ -22,7 +22,14 @@
 namespace bluefog {
 namespace api {
 
+// Throws on failure. When it fails after MPI started, MPI is finalised and
+// bluefog stays uninitialised for the rest of the process: later calls
+// raise InvalidArgument saying why, and init throws Error.
 void init();
+// The caller's part of init failed after init() returned (the Python
+// module's topology and consistency checks): stops the engine and leaves
+// bluefog uninitialised as above, remembering `reason`.
+void abandon_init(const std::string& reason);
 void shutdown();
 // Ends this rank on an error: peers fail the ops that need it (see Engine::Abort).
 void abort(const std::string& reason, bool consequence = false);
@@ -47,6 +54,7 @@ int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output,
                               int root_rank, const std::string& name);
 int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name);
 
+// Weights must pass CheckWeight (bluefog/core/weights.h).
 // self_weight * tensor + sum over srcs of weight * (their tensor scaled by
 // the weight they were sent with); sends this tensor to each of dsts.
 int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
@@ -54,6 +62,10 @@ int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor outp
                                        const std::vector<std::pair<int, double>>& srcs,
                                        const std::vector<std::pair<int, double>>& dsts,
                                        const std::string& name);
+// self_weight * tensor + pair_weight * target_rank's tensor; target_rank
+// must call it with this rank. Errors name pair_gossip.
+int64_t pair_gossip_nonblocking(const at::Tensor& tensor, int target_rank, double self_weight,
+                                double pair_weight, const std::string& name);
 // Average over this machine's ranks, then neighbour averaging between machines
 // with this rank's counterparts (world ranks) on the source/destination machines.
 int64_t hierarchical_neighbor_allreduce_nonblocking(

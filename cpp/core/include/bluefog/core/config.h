@@ -23,10 +23,17 @@ struct Config {
   double op_timeout_seconds = 1800.0;
 };
 
+// Upper ends of the ranges ParseConfig accepts. A waiting engine sleeps at
+// most the cycle time, so one second already makes every op slow; waits past
+// 1e7 s (16 weeks) are not meant (0 turns the op deadline off).
+constexpr double kMaxCycleTimeMs = 1000.0;
+constexpr double kMaxWaitSeconds = 1e7;
+
 using EnvLookup = std::function<const char*(const char* name)>;
 
-// Parses every BLUEFOG_* variable; throws InvalidArgument naming the variable
-// and the offending value for anything malformed.
+// Parses every BLUEFOG_* variable; throws InvalidArgument naming the variable,
+// the offending value and what is allowed (for numbers, the range) for
+// anything malformed.
 Config ParseConfig(const EnvLookup& lookup);
 Config ParseConfigFromEnvironment();
 

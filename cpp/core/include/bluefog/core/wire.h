@@ -37,7 +37,10 @@ enum class OpType : uint8_t {
   kWinGet,
   kWinLock,
   kWinUnlock,
+  kPairGossip,  // a neighbor_allreduce with one peer, under its own name
 };
+// The highest value a message may carry (new types go after it: append only).
+constexpr OpType kLastOpType = OpType::kPairGossip;
 
 const char* OpTypeName(OpType type);
 

@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "bluefog/core/logging.h"
 
@@ -54,6 +56,28 @@ int LauncherSize() {
     if (value != nullptr) return std::atoi(value);
   }
   return 0;
+}
+
+// Collective, before anything that depends on the value: ranks emulating
+// different machines would otherwise take different paths here and hang.
+Status CheckSameNodesPerMachine(MPI_Comm comm, int size, int mine) {
+  std::vector<int> values(size);
+  MPI_Allgather(&mine, 1, MPI_INT, values.data(), 1, MPI_INT, comm);
+  if (std::all_of(values.begin(), values.end(), [&](int v) { return v == values[0]; }))
+    return Status::Ok();
+  std::vector<int> order;  // distinct values, by their first rank
+  for (int v : values)
+    if (std::find(order.begin(), order.end(), v) == order.end()) order.push_back(v);
+  std::string found;
+  for (int v : order) {
+    std::string ranks;
+    for (int r = 0; r < size; ++r)
+      if (values[r] == v) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    found += (found.empty() ? "" : "; ") + (v > 0 ? std::to_string(v) : std::string("unset")) +
+             " on ranks [" + ranks + "]";
+  }
+  return Status::Invalid("init: BLUEFOG_NODES_PER_MACHINE differs between ranks (" + found +
+                         "); set the same value on every rank");
 }
 
 #ifdef MPICH_VERSION
@@ -155,6 +179,8 @@ Status MpiTransport::Init(const Config& config, WorldInfo* world) {
   if (flag) impl_->tag_ub = *static_cast<int*>(tag_ub);
   impl_->next_tag.assign(size, kFirstPayloadTag);
 
+  Status agreed = CheckSameNodesPerMachine(comm, size, config.nodes_per_machine);
+  if (!agreed.ok()) return agreed;
   if (config.nodes_per_machine > 0) {
     int npm = config.nodes_per_machine;
     if (size % npm != 0)

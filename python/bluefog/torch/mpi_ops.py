@@ -8,8 +8,6 @@ integer handle for ``poll``/``synchronize``/``wait``.
 import atexit
 import os
 
-import torch
-
 from bluefog import _bluefog
 from bluefog.common import environment
 from bluefog.torch import arguments, autograd, failure
@@ -24,8 +22,9 @@ def init(topology_fn=None, is_weighted=False):
     resets the topology. Collective. Warns once about BLUEFOG_* variables
     that do nothing here (BlueFog 0.3's, and unknown names).
 
-    If the first call fails after the engine started (the ranks disagree on
-    BLUEFOG_NODES_PER_MACHINE, or the topology is refused), bluefog is
+    If the first call fails after the engine started (e.g. the topology is
+    refused; the engine itself refuses ranks that disagree on
+    BLUEFOG_NODES_PER_MACHINE), bluefog is
     stopped again on this rank and stays uninitialised: later calls raise the
     not-initialized ValueError, which says why."""
     global _atexit_registered
@@ -34,8 +33,6 @@ def init(topology_fn=None, is_weighted=False):
     starting = not _bluefog.is_initialized()
     _bluefog.init()
     try:
-        if starting:
-            _check_same_nodes_per_machine()
         failure.install_excepthook()
         if _bluefog.local_rank() == 0:  # one warning per machine, not per rank
             environment.warn_once(os.environ)
@@ -51,24 +48,6 @@ def init(topology_fn=None, is_weighted=False):
         if starting:
             _bluefog.abandon_init(f"{type(error).__name__}: {error}")
         raise
-
-
-def _check_same_nodes_per_machine():
-    """Collective: every rank must emulate the same machines (the engine
-    checked the value's form, so int() takes it)."""
-    variable = "BLUEFOG_NODES_PER_MACHINE"
-    raw = os.environ.get(variable)
-    mine = int(raw) if raw else 0
-    everyone = _bluefog.synchronize(_bluefog.allgather_nonblocking(
-        torch.tensor([mine], dtype=torch.int64), f"init.{variable}")).tolist()
-    if len(set(everyone)) > 1:
-        groups = {}
-        for r, value in enumerate(everyone):
-            groups.setdefault(value, []).append(r)
-        found = "; ".join(f"{value or 'unset'} on ranks {ranks}"
-                          for value, ranks in sorted(groups.items(), key=lambda g: g[1]))
-        raise ValueError(f"init: {variable} differs between ranks ({found}); set the same "
-                         "value on every rank")
 
 
 def shutdown():

@@ -3,6 +3,8 @@
     failed_init.py npm_differs   the first half of the ranks emulate machines of 2
                                  ranks (BLUEFOG_NODES_PER_MACHINE=2), the others
                                  machines of 1
+    failed_init.py npm_set_on_some   the first half set it to 2, the others leave
+                                 it unset (a path of its own in MPI's set-up)
     failed_init.py as_launched   the launcher's environment makes init fail
                                  (e.g. BLUEFOG_NODES_PER_MACHINE=3 at 4 ranks)
 
@@ -21,6 +23,11 @@ rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", os.environ.get("PMI_RANK", "0"
 size = int(os.environ.get("OMPI_COMM_WORLD_SIZE", os.environ.get("PMI_SIZE", "1")))
 if sys.argv[1] == "npm_differs":
     os.environ["BLUEFOG_NODES_PER_MACHINE"] = "2" if rank < size // 2 else "1"
+if sys.argv[1] == "npm_set_on_some":
+    if rank < size // 2:
+        os.environ["BLUEFOG_NODES_PER_MACHINE"] = "2"
+    else:
+        os.environ.pop("BLUEFOG_NODES_PER_MACHINE", None)
 
 import bluefog.torch as bf  # noqa: E402
 

@@ -1,5 +1,6 @@
 #include "bluefog/core/engine.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <unistd.h>
@@ -150,6 +151,9 @@ bool ProcessAlive(int pid) {
 
 std::string RankList(const std::vector<int>& ranks) { return ListString(ranks); }
 
+// Set in the child of a fork() after an engine started (pthread_atfork).
+std::atomic<bool> g_forked{false};
+
 }  // namespace
 
 class Engine::Impl : public OpContext {
@@ -165,6 +169,8 @@ class Engine::Impl : public OpContext {
     config_ = config;
     transport_ = transport ? std::move(transport) : std::make_unique<MpiTransport>();
     owner_pid_ = getpid();
+    static std::once_flag at_fork;
+    std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, [] { g_forked = true; }); });
     SetLogLevel(config.log_level);
     SetLogHideTime(config.log_hide_time);
     init_done_ = false;
@@ -221,7 +227,7 @@ class Engine::Impl : public OpContext {
 
   // The engine thread does not survive fork(), and a child would share its
   // parent's MPI endpoints: refuse rather than wait for a thread that is gone.
-  bool InForkedChild() const { return owner_pid_ != 0 && getpid() != owner_pid_; }
+  bool InForkedChild() const { return g_forked.load(std::memory_order_relaxed); }
   void CheckProcess(const char* what) const {
     if (InForkedChild())
       throw Error(std::string(what) + ": bluefog was initialized in process " +
@@ -320,6 +326,7 @@ class Engine::Impl : public OpContext {
   // A queued op cannot start while the engine is suspended: waiting for it
   // would block until someone calls resume().
   void CheckNotSuspended(int64_t handle, const std::shared_ptr<HandleState>& state) {
+    if (!suspended_) return;
     std::lock_guard<std::mutex> lock(mutex_);
     if (!suspended_) return;
     for (const auto& job : queue_)
@@ -929,15 +936,7 @@ class Engine::Impl : public OpContext {
   }
 
   void CheckPeers() {
-    for (size_t i = 0; i < orphaned_receives_.size();) {
-      std::string error;
-      if (transport_->Test(orphaned_receives_[i].request, &error)) {
-        orphaned_receives_[i] = std::move(orphaned_receives_.back());
-        orphaned_receives_.pop_back();
-      } else {
-        ++i;
-      }
-    }
+    DropCompleted(&orphaned_receives_, [](const auto& r) { return r.request; });
     std::set<int> watched;
     for (auto& entry : active_)
       for (int r : entry.second->op->Participants()) watched.insert(r);
@@ -1328,16 +1327,22 @@ class Engine::Impl : public OpContext {
     PollControlSends();
   }
 
-  void PollControlSends() {
-    for (size_t i = 0; i < control_sends_.size();) {
+  // Forgets the requests of `list` that completed (nothing waits on them).
+  template <typename List, typename RequestOf>
+  void DropCompleted(List* list, RequestOf request_of) {
+    for (size_t i = 0; i < list->size();) {
       std::string error;
-      if (transport_->Test(control_sends_[i].first, &error)) {
-        control_sends_[i] = std::move(control_sends_.back());
-        control_sends_.pop_back();
+      if (transport_->Test(request_of((*list)[i]), &error)) {
+        (*list)[i] = std::move(list->back());
+        list->pop_back();
       } else {
         ++i;
       }
     }
+  }
+
+  void PollControlSends() {
+    DropCompleted(&control_sends_, [](const auto& c) { return c.first; });
   }
 
   // ---- windows: requests from peers' window ops ----
@@ -1550,7 +1555,7 @@ class Engine::Impl : public OpContext {
   Status init_status_;
   bool stop_requested_ = false;
   bool stop_requested_relaxed_ = false;  // engine thread's copy, read unlocked
-  bool suspended_ = false;
+  std::atomic<bool> suspended_{false};  // written under mutex_; read lock-free by waiters
   pid_t owner_pid_ = 0;  // the process that called Start
   std::string abort_reason_;
   bool abort_is_consequence_ = false;

@@ -25,7 +25,8 @@ class NeighborAllreduceOp : public Op {
   NeighborAllreduceOp(OpIdentity id, TensorView input, TensorView output,
                       double self_weight, RankWeights srcs, RankWeights dsts)
       : Op(std::move(id)), input_(std::move(input)), output_(std::move(output)),
-        srcs_(std::move(srcs)), dsts_(std::move(dsts)), averaging_(self_weight, srcs_) {
+        srcs_(std::move(srcs)), dsts_(std::move(dsts)), dst_ranks_(RanksOf(dsts_)),
+        averaging_(self_weight, srcs_) {
     std::sort(srcs_.begin(), srcs_.end());
   }
 
@@ -86,7 +87,7 @@ class NeighborAllreduceOp : public Op {
                            std::to_string(a.src)));
       return;
     }
-    std::string problem = AgreementProblem(a.src, a.header.flags, RanksOf(dsts_));
+    std::string problem = AgreementProblem(a.src, a.header.flags, dst_ranks_);
     if (!problem.empty()) {
       Fail(Status::Invalid(Describe() + ": " + problem));
       return;
@@ -132,6 +133,7 @@ class NeighborAllreduceOp : public Op {
 
   TensorView input_, output_;
   RankWeights srcs_, dsts_;
+  std::vector<int> dst_ranks_;
   Averaging averaging_;
   PooledBuffer staging_;
   void* acc_ = nullptr;

@@ -27,7 +27,10 @@ def _launch(np, cwd, bfrun_args=(), env_drop=("BLUEFOG_TIMELINE",)):
     result = subprocess.run(command, cwd=str(cwd), env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    return dict(re.findall(r"TIMELINE-RETURNS rank (\d+) (.*)", result.stdout))
+    # Open MPI forwards each rank's output in chunks: one rank's line may end
+    # up glued to another's, so each record is matched by its exact form.
+    return dict(re.findall(r"TIMELINE-RETURNS rank (\d+) ((?:True|False)(?: True| False)*)",
+                           result.stdout))
 
 
 def test_calls_before_init_return_false_and_warn_once(monkeypatch):

@@ -12,15 +12,24 @@ Config LoopbackTestConfig() {
   return config;
 }
 
-LoopbackWorld::LoopbackWorld(int size, uint64_t seed, int local_size, Config config) {
+namespace {
+LoopbackOptions Options(int size, uint64_t seed, int local_size) {
   LoopbackOptions options;
   options.size = size;
   options.local_size = local_size;
   options.seed = seed;
-  auto fabric = std::make_shared<LoopbackFabric>(options);
-  for (int r = 0; r < size; ++r) {
+  return options;
+}
+}  // namespace
+
+LoopbackWorld::LoopbackWorld(int size, uint64_t seed, int local_size, Config config)
+    : LoopbackWorld(Options(size, seed, local_size), config) {}
+
+LoopbackWorld::LoopbackWorld(const LoopbackOptions& options, Config config)
+    : fabric_(std::make_shared<LoopbackFabric>(options)) {
+  for (int r = 0; r < options.size; ++r) {
     engines_.push_back(std::make_unique<Engine>());
-    engines_.back()->Start(config, std::make_unique<LoopbackTransport>(fabric, r));
+    engines_.back()->Start(config, std::make_unique<LoopbackTransport>(fabric_, r));
   }
 }
 

@@ -17,15 +17,18 @@ class LoopbackWorld {
  public:
   LoopbackWorld(int size, uint64_t seed, int local_size = 0,
                 Config config = LoopbackTestConfig());
+  LoopbackWorld(const LoopbackOptions& options, Config config);
   ~LoopbackWorld();  // stops every engine
 
   int size() const { return static_cast<int>(engines_.size()); }
   Engine& engine(int rank) { return *engines_[rank]; }
+  LoopbackFabric& fabric() { return *fabric_; }
   // Runs body(rank, engine) on one thread per rank and joins them.
   void Run(const std::function<void(int rank, Engine& engine)>& body);
   void Stop();
 
  private:
+  std::shared_ptr<LoopbackFabric> fabric_;
   std::vector<std::unique_ptr<Engine>> engines_;
   bool stopped_ = false;
 };

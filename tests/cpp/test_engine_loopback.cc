@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/neighbor_ops.h"
@@ -333,6 +336,59 @@ TEST_P(EngineLoopback, DeadlineFailsAnOpOneRankNeverPosts) {
         EXPECT_NE(status.message().find("lonely"), std::string::npos) << status.message();
       },
       0, config);
+}
+
+// The window owner's engine sleeps long when idle; a put that has reached it
+// must still be applied when the owner reads the window, not when the
+// engine next wakes.
+TEST(EngineDelivery, WindowReadAppliesAPutThatReachedASleepingEngine) {
+  LoopbackOptions options;
+  options.size = 2;
+  options.max_delay = std::chrono::microseconds(0);  // a sent header has arrived
+  Config config = LoopbackTestConfig();
+  config.cycle_time_ms = 60000;
+  LoopbackWorld world(options, config);
+  std::atomic<bool> owner_asleep{false};
+  auto wait_until = [](const std::function<bool()>& done) {
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    return done();
+  };
+  world.Run([&](int rank, Engine& engine) {
+    std::vector<float> tensor(4, float(rank));
+    auto window = engine.Windows().Create("w", View(tensor), {1 - rank}, true);
+    ExpectOk(Barrier(engine), rank);
+    if (rank == 0) {
+      ASSERT_TRUE(wait_until([&] { return owner_asleep.load(); }));
+      std::vector<float> sent(4, 7.0f);
+      WindowOpArgs args;
+      args.window = window;
+      args.peers = {{1, 1.0}};
+      args.payload = View(sent);
+      ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
+                     [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
+               rank);
+    } else {
+      // Idle this long, the engine's backoff has reached sleeps of ~100 ms.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      owner_asleep = true;
+      ASSERT_TRUE(wait_until([&] { return world.fabric().HeadersWaiting(1) > 0; }));
+      EXPECT_TRUE(engine.DeliverArrived(10));
+      window->Update(0.0, {{0, 1.0}}, false, false, tensor.data());
+      EXPECT_EQ(tensor, std::vector<float>(4, 7.0f));
+    }
+    ExpectOk(Barrier(engine), rank);
+    EXPECT_TRUE(engine.Windows().Free("w"));
+  });
+}
+
+TEST(EngineDelivery, StoppedEngineDoesNotWait) {
+  LoopbackWorld world(1, 1);
+  world.Stop();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(world.engine(0).DeliverArrived(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, EngineLoopback, ::testing::Values(1, 2, 3, 4),

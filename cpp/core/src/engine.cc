@@ -348,6 +348,16 @@ class Engine::Impl : public OpContext {
 
   WindowRegistry& windows() { return windows_; }
 
+  bool DeliverArrived(double max_wait_seconds) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (state_ != State::kRunning || InForkedChild()) return false;
+    uint64_t ticket = ++deliveries_wanted_;
+    cv_.notify_all();
+    cv_.wait_for(lock, std::chrono::duration<double>(max_wait_seconds),
+                 [&] { return deliveries_done_ >= ticket || state_ != State::kRunning; });
+    return deliveries_done_ >= ticket;
+  }
+
   MessageCounts Counts() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {received_from_, mpi_messages_received_};
@@ -498,11 +508,15 @@ class Engine::Impl : public OpContext {
         closing_sent_ = true;
         TellPeers(MessageKind::kClosing, "");
       }
+      uint64_t wanted = deliveries_wanted_.load();
       bool progressed = StartQueued();
-      progressed |= PollIncoming();
-      progressed |= PollReceives();
+      bool received = PollIncoming();
+      received |= PollReceives();
+      progressed |= received;
       progressed |= PollSends();
       progressed |= FlushOutbox();
+      if (!received && wanted > deliveries_done_relaxed_ && !WindowDataInFlight())
+        AnswerDeliveries(wanted);
       auto now = Clock::now();
       if (now - last_check >= kCheckPeriod) {
         last_check = now;
@@ -530,14 +544,34 @@ class Engine::Impl : public OpContext {
         std::unique_lock<std::mutex> lock(mutex_);
         stop_requested_relaxed_ = stop_requested_;
         if (stop_requested_ && queue_.empty() && !busy) break;
-        auto sleep = busy ? std::min<std::chrono::microseconds>(backoff, max_sleep)
-                          : max_sleep;
+        // Idle engines back off too: a neighbour's window put often comes
+        // soon after the last message, and its sender waits for the reply.
+        auto sleep = std::min<std::chrono::microseconds>(backoff, max_sleep);
         cv_.wait_for(lock, sleep, [&] {
-          return (!queue_.empty() && !suspended_) || stop_requested_;
+          return (!queue_.empty() && !suspended_) || stop_requested_ ||
+                 deliveries_wanted_.load() > deliveries_done_;
         });
       }
       backoff = std::min<std::chrono::microseconds>(backoff * 2, max_sleep);
     }
+  }
+
+  // A window write whose header has arrived but whose payload has not.
+  bool WindowDataInFlight() const {
+    for (const auto& receive : receives_)
+      if (receive.incoming->window_request) return true;
+    return false;
+  }
+
+  // A pass that began after the request, received nothing and awaits no
+  // window payload has applied everything that had reached this rank.
+  void AnswerDeliveries(uint64_t wanted) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      deliveries_done_ = wanted;
+    }
+    deliveries_done_relaxed_ = wanted;
+    cv_.notify_all();
   }
 
   // At shutdown, ops that make no progress for the stall interval are failed
@@ -1570,6 +1604,11 @@ class Engine::Impl : public OpContext {
   int64_t next_handle_ = 1;
   std::vector<uint64_t> received_from_;
   uint64_t mpi_messages_received_ = 0;
+  // DeliverArrived's requests (incremented under mutex_, read lock-free by
+  // the engine thread) and the last one answered.
+  std::atomic<uint64_t> deliveries_wanted_{0};
+  uint64_t deliveries_done_ = 0;
+  uint64_t deliveries_done_relaxed_ = 0;  // engine thread's copy
 
   // Owned by the engine thread.
   Config config_;
@@ -1632,6 +1671,9 @@ Status Engine::Release(int64_t handle) { return impl_->Release(handle); }
 void Engine::Abandon(int64_t handle) { impl_->Abandon(handle); }
 void Engine::Suspend() { impl_->SetSuspended(true); }
 void Engine::Resume() { impl_->SetSuspended(false); }
+bool Engine::DeliverArrived(double max_wait_seconds) {
+  return impl_->DeliverArrived(max_wait_seconds);
+}
 MessageCounts Engine::Counts() { return impl_->Counts(); }
 WindowRegistry& Engine::Windows() { return impl_->windows(); }
 

@@ -148,6 +148,13 @@ LoopbackFabric::LoopbackFabric(LoopbackOptions options)
 
 LoopbackFabric::~LoopbackFabric() = default;
 
+size_t LoopbackFabric::HeadersWaiting(int dst) const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  size_t waiting = 0;
+  for (const auto& from : state_->headers[dst]) waiting += from.size();
+  return waiting;
+}
+
 LoopbackTransport::LoopbackTransport(std::shared_ptr<LoopbackFabric> fabric, int rank)
     : fabric_(std::move(fabric)), rank_(rank),
       next_tag_(fabric_->options().size, kFirstPayloadTag) {}

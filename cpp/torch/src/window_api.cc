@@ -20,6 +20,11 @@ namespace {
 std::mutex g_window_mutex;
 std::unordered_map<std::string, at::Tensor> g_window_tensors;
 
+// Bounds how long a window read waits for this rank's engine to apply what
+// has arrived (a busy engine may be slow to get there; the read then sees
+// the writes applied so far, as it would without waiting).
+constexpr double kDeliveryWaitSeconds = 0.005;
+
 std::shared_ptr<Window> FindWindow(const std::string& name, const char* op) {
   auto window = RunningEngine().Windows().Find(name);
   if (!window)
@@ -135,6 +140,7 @@ at::Tensor win_update(const std::string& name, double self_weight,
   auto window = FindWindow(name, "win_update");
   CheckWeight("win_update", "self_weight", self_weight);
   CheckRankWeights("win_update", "neighbor_weights", weights);
+  RunningEngine().DeliverArrived(kDeliveryWaitSeconds);
   at::Tensor tensor = WindowTensor(name);
   at::Tensor out = clone ? at::empty_like(tensor) : tensor;
   window->Update(self_weight, weights, reset, with_p, out.data_ptr());
@@ -142,12 +148,16 @@ at::Tensor win_update(const std::string& name, double self_weight,
 }
 
 at::Tensor win_update_then_collect(const std::string& name, bool with_p) {
-  FindWindow(name, "win_update_then_collect")->UpdateThenCollect(with_p);
+  auto window = FindWindow(name, "win_update_then_collect");
+  RunningEngine().DeliverArrived(kDeliveryWaitSeconds);
+  window->UpdateThenCollect(with_p);
   return WindowTensor(name);
 }
 
 std::map<int, int64_t> win_versions(const std::string& name) {
-  return FindWindow(name, "get_win_version")->Versions();
+  auto window = FindWindow(name, "get_win_version");
+  RunningEngine().DeliverArrived(kDeliveryWaitSeconds);
+  return window->Versions();
 }
 
 std::vector<std::string> win_names() { return RunningEngine().Windows().Names(); }

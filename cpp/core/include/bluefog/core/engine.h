@@ -65,6 +65,14 @@ class Engine {
   void Suspend();
   void Resume();
 
+  // Returns once the engine thread has applied what had reached this rank
+  // when it was called (neighbours' window puts and accumulates), or after
+  // max_wait_seconds. Window reads call it so that a write whose sender has
+  // finished sending is seen, as with MPI's one-sided puts, even when this
+  // rank's engine was asleep. Returns false if it gave up waiting (or the
+  // engine is not running).
+  bool DeliverArrived(double max_wait_seconds);
+
   // Messages received so far (tests use it to show who talked to whom and
   // that fusion happened); both fields come from one consistent snapshot.
   MessageCounts Counts();

@@ -34,6 +34,9 @@ class LoopbackFabric {
   explicit LoopbackFabric(LoopbackOptions options);
   ~LoopbackFabric();
   const LoopbackOptions& options() const { return options_; }
+  // Header messages sent to `dst` that its engine has not taken yet (tests
+  // use it to act once a message has arrived).
+  size_t HeadersWaiting(int dst) const;
 
  private:
   friend class LoopbackTransport;

@@ -1,0 +1,166 @@
+// The engine thread: initialisation, the progress loop with its backoff,
+// answering DeliverArrived, and shutdown.
+#include "engine_impl.h"
+
+namespace bluefog {
+
+void Engine::Impl::ThreadMain() {
+  Status status;
+  try {
+    status = transport_->Init(config_, &world_);
+  } catch (const std::exception& e) {
+    status = Status::Failure(e.what());
+  }
+  if (status.ok()) {
+    SetLogRank(world_.rank);
+    peers_.Reset(transport_->pids(), transport_->hosts());
+    received_from_.assign(world_.size, 0);
+    BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
+                  << ", local rank " << world_.local_rank << " of "
+                  << world_.local_size << ", MPI_THREAD_MULTIPLE "
+                  << (world_.mpi_threads_supported ? "yes" : "no");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    init_status_ = status;
+    init_done_ = true;
+  }
+  cv_.notify_all();
+  if (!status.ok()) return;
+  Loop();
+  if (abort_flag_) {
+    RunAbort();
+    return;  // no MPI_Finalize: it would wait for every other rank
+  }
+  SayGoodbye();
+  for (int r = 0; r < world_.size; ++r)
+    if (r != world_.rank) CheckAlive(r);
+  if (!peers_.any_lost()) {
+    transport_->Finalize();
+  } else {
+    BF_LOG(kWarning) << "skipping MPI_Finalize because a peer failed or died";
+  }
+}
+
+void Engine::Impl::Loop() {
+  auto last_progress = Clock::now();
+  auto last_check = last_progress;
+  auto backoff = std::chrono::microseconds(10);
+  const auto max_sleep = std::chrono::microseconds(
+      std::max<int64_t>(10, static_cast<int64_t>(config_.cycle_time_ms * 1000)));
+  while (true) {
+    if (abort_flag_) return;
+    if (stop_flag_ && !closing_sent_) {
+      closing_sent_ = true;
+      TellPeers(MessageKind::kClosing, "");
+    }
+    uint64_t wanted = deliveries_wanted_.load();
+    bool progressed = StartQueued();
+    bool received = PollIncoming();
+    received |= PollReceives();
+    progressed |= received;
+    progressed |= PollSends();
+    progressed |= FlushOutbox();
+    if (!received && wanted > deliveries_done_relaxed_ && !WindowDataInFlight())
+      AnswerDeliveries(wanted);
+    auto now = Clock::now();
+    if (now - last_check >= kCheckPeriod) {
+      last_check = now;
+      CheckPeers();
+      CheckDeparted(now);
+      CheckStalls(now);
+      if (ShutdownStuck(now, last_progress)) break;
+    }
+    if (progressed) {
+      last_progress = now;
+      backoff = std::chrono::microseconds(10);
+      continue;
+    }
+    bool busy = !active_.empty() || !sends_.empty() || !receives_.empty() ||
+                !outbox_.empty();
+    auto spin_window = busy ? kBusySpinWindow : kIdleSpinWindow;
+    if (now - last_progress < spin_window && !stop_requested_relaxed_) {
+      // Ops come in bursts: stay awake briefly after progress, even when
+      // idle, so the next op needs no wake-up. Yield rather than burn:
+      // with more ranks than cores the peer we wait for may need this core.
+      std::this_thread::yield();
+      continue;
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      stop_requested_relaxed_ = stop_requested_;
+      if (stop_requested_ && queue_.empty() && !busy) break;
+      // Idle engines back off too: a neighbour's window put often comes
+      // soon after the last message, and its sender waits for the reply.
+      auto sleep = std::min<std::chrono::microseconds>(backoff, max_sleep);
+      cv_.wait_for(lock, sleep, [&] {
+        return (!queue_.empty() && !suspended_) || stop_requested_ ||
+               deliveries_wanted_.load() > deliveries_done_;
+      });
+    }
+    backoff = std::min<std::chrono::microseconds>(backoff * 2, max_sleep);
+  }
+}
+
+void Engine::Impl::AnswerDeliveries(uint64_t wanted) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    deliveries_done_ = wanted;
+  }
+  deliveries_done_relaxed_ = wanted;
+  cv_.notify_all();
+}
+
+bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_progress) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stop_requested_) return false;
+  }
+  std::vector<std::shared_ptr<Job>> stuck;
+  for (auto& entry : active_) stuck.push_back(entry.second);
+  for (auto& send : sends_)
+    for (auto& part : send.parts) stuck.push_back(part.job);
+  bool all_abandoned = !stuck.empty() &&
+      std::all_of(stuck.begin(), stuck.end(),
+                  [](const std::shared_ptr<Job>& job) { return job->handle->abandoned.load(); });
+  auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
+  if (now - last_progress < limit && !all_abandoned) return false;
+  for (auto& send : sends_) transport_->Abandon(send.request);
+  for (auto& receive : receives_) transport_->Abandon(receive.request);
+  sends_.clear();
+  receives_.clear();
+  outbox_.clear();
+  for (auto& job : stuck) {
+    job->op->pending_sends = 0;
+    job->op->Fail(Status::Failure(
+        "bluefog shut down while " + job->op->Describe() +
+        " was still waiting for ranks " + RankList(job->op->WaitingOn())));
+    if (!job->failure_sent) {
+      job->failure_sent = true;
+      SendNotices(*job);
+    }
+    MaybeComplete(job);
+  }
+  if (all_abandoned) {
+    BF_LOG(kWarning) << "shutdown gave up on " << stuck.size()
+                     << " pending op(s) whose waits were interrupted";
+  } else {
+    BF_LOG(kError) << "shutdown gave up on " << stuck.size()
+                   << " pending op(s) after waiting "
+                   << config_.stall_warning_seconds << " s without progress";
+  }
+  return true;
+}
+
+bool Engine::Impl::StartQueued() {
+  std::deque<std::shared_ptr<Job>> starting;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (suspended_ || queue_.empty()) return false;
+    starting.swap(queue_);
+  }
+  for (auto& job : starting) StartJob(job);
+  return true;
+}
+
+}  // namespace bluefog

@@ -412,3 +412,37 @@ def test_window_optimizers_own_one_window_per_parameter(factory):
     assert bf.get_current_created_window_names() == []
     with pytest.raises(RuntimeError, match="unregister_window"):
         optimizer.step()
+
+
+def test_win_put_combines_only_the_buffers_written_since_the_last_step():
+    """Every rank puts to its first out-neighbour only: a rank mixes what its
+    writers put and gives a silent in-neighbour's weight to itself; at a step
+    where nobody puts, the combination leaves the parameters alone."""
+    graph = bf.load_topology()
+
+    def first_out(rank):
+        return sorted(r for r in graph.successors(rank) if r != rank)[:1]
+
+    model = Quadratic(ME)
+    optimizer = bf.DistributedWinPutOptimizer(torch.optim.SGD(model.parameters(), lr=LR),
+                                              model, window_prefix="fresh")
+    optimizer.force_barrier = True  # every put in place before anyone combines
+    try:
+        optimizer.dst_weights = {r: 1.0 for r in first_out(ME)}
+        model().backward()
+        optimizer.step()
+        self_weight, src = topology_util.GetRecvWeights(graph, ME)
+        writers = {r for r in src if first_out(r) == [ME]}
+        kept = self_weight + sum(w for r, w in src.items() if r not in writers)
+        mixed = kept * start(ME) + sum(src[r] * start(r) for r in writers)
+        x1 = mixed - LR * (start(ME) - target(ME))
+        assert torch.allclose(model.w.detach(), x1, rtol=0, atol=1e-12)
+
+        optimizer.dst_weights = {}
+        optimizer.zero_grad()
+        model().backward()
+        optimizer.step()
+        assert torch.allclose(model.w.detach(), x1 - LR * (x1 - target(ME)), rtol=0, atol=1e-12)
+    finally:
+        bf.barrier()
+        optimizer.unregister_window()

@@ -89,7 +89,14 @@ class WindowOptimizerBase(DistributedOptimizerBase):
 class WinPut(WindowOptimizerBase):
     """x_i <- w_ii x_i + sum_j w_ij (x_j as last put by j) - lr * update: each
     rank puts its parameters into its out-neighbours' windows during forward
-    and combines with the latest values it holds at step()."""
+    and combines at step() with the buffers written since its last step.
+
+    A buffer nobody wrote since then holds a value this rank has mixed in
+    already; mixing it again at every step pulls the parameters back toward
+    that neighbour's old iterate for as long as the neighbour is slow or
+    sends elsewhere (one-peer dynamic dst_weights). Its weight goes to this
+    rank instead, so with every buffer fresh this is 0.3's combination, and
+    with one-peer puts it is the doubly stochastic one-peer average."""
 
     def _setup(self, model, num_steps_per_communication, window_prefix):
         self._setup_windows(model, "win_put", num_steps_per_communication, window_prefix)
@@ -100,7 +107,16 @@ class WinPut(WindowOptimizerBase):
 
     def _combine(self, params):
         for param in params:
-            win_ops.win_update(self._window_names[param])
+            name = self._window_names[param]
+            self_weight, weights = topology.default_weights()
+            written = win_ops.get_win_version(name)
+            fresh = {r: w for r, w in weights.items() if written.get(r, 0) > 0}
+            if len(fresh) == len(weights):
+                win_ops.win_update(name)
+            else:
+                stale = sum(w for r, w in weights.items() if r not in fresh)
+                win_ops.win_update(name, self_weight=self_weight + stale,
+                                   neighbor_weights=fresh)
 
 
 class PullGet(WindowOptimizerBase):

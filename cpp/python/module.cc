@@ -38,9 +38,16 @@ at::Tensor Synchronize(int64_t handle) {
 
 PYBIND11_MODULE(_bluefog, m) {
   m.doc() = "bluefog native module";
-  // Subclasses of RuntimeError, so that existing `except RuntimeError` keeps working.
+  // Subclasses of ValueError or RuntimeError as before the taxonomy, so that
+  // existing `except` clauses keep working. A derived class is registered
+  // after its base: pybind11 tries the translators newest first.
+  auto invalid = py::register_exception<bluefog::InvalidArgument>(m, "InvalidArgumentError",
+                                                                 PyExc_ValueError);
+  py::register_exception<bluefog::MismatchError>(m, "MismatchError", invalid.ptr());
   py::register_exception<bluefog::TimeoutError>(m, "OpTimeoutError", PyExc_RuntimeError);
   py::register_exception<bluefog::PeerFailureError>(m, "PeerFailureError", PyExc_RuntimeError);
+  py::register_exception<bluefog::ShutdownError>(m, "ShutdownError", PyExc_RuntimeError);
+  py::register_exception<bluefog::InternalError>(m, "InternalError", PyExc_RuntimeError);
   BindTimeline(m);
   BindTopology(m);
   BindWindows(m);

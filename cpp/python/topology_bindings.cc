@@ -4,7 +4,7 @@
 //
 // Weight matrices cross as float64 numpy arrays of shape (n, n); schedules as
 // DynamicSchedule objects with step(rank, k) -> (send_ranks, recv_ranks).
-// InvalidArgument becomes ValueError (pybind11 maps std::invalid_argument).
+// InvalidArgument becomes bf.InvalidArgumentError, a ValueError (module.cc).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>

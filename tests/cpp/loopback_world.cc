@@ -54,7 +54,7 @@ Status RunOp(Engine& engine, OpType type, const std::string& name, const OpFacto
   int64_t handle = engine.Submit(type, name, make);
   if (!engine.WaitFor(handle, seconds)) {
     engine.Abandon(handle);
-    return Status::Failure("test gave up waiting for '" + name + "' after " +
+    return Status::Timeout("test gave up waiting for '" + name + "' after " +
                            std::to_string(seconds) + " s");
   }
   return engine.Release(handle);

@@ -16,6 +16,7 @@
 
 #include "bluefog/core/dtype.h"
 #include "bluefog/core/kernels.h"
+#include "bluefog/core/status.h"
 
 namespace bluefog {
 namespace {
@@ -228,7 +229,7 @@ TEST(DataTypeTest, SizesAndNames) {
     EXPECT_STREQ(DataTypeName(row.dtype), row.name);
   }
   EXPECT_THROW(DataTypeSize(static_cast<DataType>(kNumDataTypes)),
-               std::invalid_argument);
+               InternalError);
 }
 
 TEST(DataTypeTest, Predicates) {
@@ -610,14 +611,14 @@ TEST(ScaleCopyTest, Errors) {
                std::invalid_argument);
   EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, f + 2, -1,
                          1.0),
-               std::invalid_argument);
+               InternalError);
   // Partially overlapping buffers.
   EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, f + 1, 3,
                          1.0),
-               std::invalid_argument);
+               InternalError);
   EXPECT_THROW(ScaleCopy(DataType::kFloat32, f, DataType::kFloat32, nullptr, 1,
                          1.0),
-               std::invalid_argument);
+               InternalError);
   // count == 0 touches nothing, even through null pointers.
   EXPECT_NO_THROW(ScaleCopy(DataType::kFloat32, nullptr, DataType::kFloat16,
                             nullptr, 0, 0.5));
@@ -785,9 +786,9 @@ TEST(AxpyTest, Errors) {
   EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kInt32, i32, 2, 1.0),
                std::invalid_argument);
   EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kFloat32, f + 2, -1, 1.0),
-               std::invalid_argument);
+               InternalError);
   EXPECT_THROW(Axpy(DataType::kFloat32, f, DataType::kFloat32, f, 2, 1.0),
-               std::invalid_argument);  // Aliasing buffers.
+               InternalError);  // Aliasing buffers.
   EXPECT_NO_THROW(
       Axpy(DataType::kFloat32, nullptr, DataType::kFloat16, nullptr, 0, 0.5));
   // Bad arguments are reported even when there is nothing to do.
@@ -855,7 +856,7 @@ TEST(ScaleInPlaceTest, Errors) {
   EXPECT_THROW(ScaleInPlace(DataType::kBool, i32, 4, 1.0),
                std::invalid_argument);
   EXPECT_THROW(ScaleInPlace(DataType::kFloat32, f, -1, 2.0),
-               std::invalid_argument);
+               InternalError);
   EXPECT_NO_THROW(ScaleInPlace(DataType::kFloat32, nullptr, 0, 2.0));
   const std::string message =
       ThrowMessage([] { ScaleInPlace(DataType::kInt16, nullptr, 0, 2.0); });
@@ -1096,5 +1097,5 @@ TEST(WeightedSum, RejectsIntegersAndOverlap) {
   std::vector<float> f(8);
   EXPECT_THROW(bluefog::WeightedSum(bluefog::DataType::kFloat32, f.data(),
                                     bluefog::DataType::kFloat32, f.data(), 1, f.data() + 4, 1, 4),
-               std::invalid_argument);
+               bluefog::InternalError);
 }

@@ -449,7 +449,7 @@ class Network {
     if (a.header.kind == MessageKind::kError) {
       std::string text = "peer rank " + std::to_string(a.src) + " reported: " + a.header.text;
       node.op->Fail((a.header.flags & kErrorIsInvalidArgument) ? Status::Invalid(text)
-                                                               : Status::Failure(text));
+                                                               : Status::Internal(text));
       node.failure_sent = true;  // the peer told everyone already
       AfterCallback(r);
     } else {
@@ -468,7 +468,7 @@ class Network {
     } catch (const std::invalid_argument& e) {
       node.op->Fail(Status::Invalid(e.what()));
     } catch (const std::exception& e) {
-      node.op->Fail(Status::Failure(e.what()));
+      node.op->Fail(Status::Internal(e.what()));
     }
     AfterCallback(r);
   }

@@ -1,5 +1,5 @@
 // Tests for Status and the exception types the bindings translate
-// (InvalidArgument -> ValueError, Error -> RuntimeError).
+// (InvalidArgument and MismatchError -> ValueError, the rest -> RuntimeError).
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -53,31 +53,56 @@ TEST(Status, InvalidThrowsInvalidArgumentWithMessage) {
   EXPECT_FALSE(caught_as_runtime_error);
 }
 
-TEST(Status, FailureThrowsErrorWithMessage) {
-  Status s = Status::Failure("rank 3 has died");
+// Each code throws its own class, which the bindings register under the same
+// name in Python (module.cc); the base decides ValueError or RuntimeError.
+template <class Expected, class Base>
+void ExpectThrows(const Status& s, StatusCode code) {
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), StatusCode::kFailure);
-  EXPECT_EQ(s.message(), "rank 3 has died");
+  EXPECT_EQ(s.code(), code);
   try {
     s.ThrowIfError();
     FAIL() << "did not throw";
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "rank 3 has died");
+  } catch (const Expected& e) {
+    EXPECT_EQ(e.what(), s.message());
+    EXPECT_NE(dynamic_cast<const Base*>(&e), nullptr);
+  } catch (const std::exception& e) {
+    FAIL() << "threw another class for code " << static_cast<int>(code) << ": " << e.what();
   }
-  EXPECT_THROW(s.ThrowIfError(), std::runtime_error);
-  bool caught_as_invalid_argument = false;
-  try {
-    s.ThrowIfError();
-  } catch (const std::invalid_argument&) {
-    caught_as_invalid_argument = true;
-  } catch (const std::exception&) {
+}
+
+TEST(Status, EveryCodeThrowsItsOwnClass) {
+  ExpectThrows<MismatchError, std::invalid_argument>(
+      Status::Mismatch("rank 1 sent a float64 [2], rank 0 a float32 [2]"),
+      StatusCode::kMismatch);
+  ExpectThrows<TimeoutError, std::runtime_error>(Status::Timeout("waited 30 s for rank 2"),
+                                                 StatusCode::kTimeout);
+  ExpectThrows<PeerFailureError, std::runtime_error>(Status::PeerFailure("rank 3 died"),
+                                                     StatusCode::kPeerFailure);
+  ExpectThrows<ShutdownError, std::runtime_error>(Status::Shutdown("bluefog shut down"),
+                                                  StatusCode::kShutdown);
+  ExpectThrows<InternalError, std::runtime_error>(Status::Internal("MPI_Isend failed"),
+                                                  StatusCode::kInternal);
+}
+
+TEST(Status, OnlyMismatchIsAlsoAnInvalidArgument) {
+  EXPECT_THROW(Status::Mismatch("m").ThrowIfError(), InvalidArgument);
+  for (const Status& s : {Status::Timeout("t"), Status::PeerFailure("p"),
+                          Status::Shutdown("s"), Status::Internal("i")}) {
+    EXPECT_THROW(s.ThrowIfError(), Error);
+    bool caught_as_invalid_argument = false;
+    try {
+      s.ThrowIfError();
+    } catch (const std::invalid_argument&) {
+      caught_as_invalid_argument = true;
+    } catch (const std::exception&) {
+    }
+    EXPECT_FALSE(caught_as_invalid_argument) << static_cast<int>(s.code());
   }
-  EXPECT_FALSE(caught_as_invalid_argument);
 }
 
 TEST(Status, EmptyMessagesStillThrow) {
   EXPECT_THROW(Status::Invalid("").ThrowIfError(), InvalidArgument);
-  EXPECT_THROW(Status::Failure("").ThrowIfError(), Error);
+  EXPECT_THROW(Status::Internal("").ThrowIfError(), InternalError);
 }
 
 TEST(Status, CopiesKeepCodeAndMessage) {

@@ -42,14 +42,14 @@ class AllgatherOp : public Op {
     std::vector<int64_t> mine(input_.shape.begin() + 1, input_.shape.end());
     if (h.shape.empty() ||
         std::vector<int64_t>(h.shape.begin() + 1, h.shape.end()) != mine) {
-      Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
+      Fail(Status::Mismatch(Describe() + ": mismatch between ranks: rank " +
                            std::to_string(a.src) + " has shape " + ShapeString(h.shape) +
                            "; all dimensions but the first must equal this rank's " +
                            ShapeString(input_.shape)));
       return;
     }
     if (pieces_.count(a.src)) {
-      Fail(Status::Failure(Describe() + ": duplicate message from rank " +
+      Fail(Status::Internal(Describe() + ": duplicate message from rank " +
                            std::to_string(a.src)));
       return;
     }

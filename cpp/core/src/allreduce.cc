@@ -147,13 +147,13 @@ class RingAllreduce : public Op {
       return;
     int32_t step = arrival.header.step;
     if (arrival.header.flags != signature_.flags) {
-      Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
+      Fail(Status::Mismatch(Describe() + ": mismatch between ranks: rank " +
                            std::to_string(arrival.src) + " passed a different 'average'"));
       return;
     }
     if (arrival.src != group_[Prev()] || step < next_step_ || step > 2 * n_ - 3 ||
         arrived_.count(step)) {
-      Fail(Status::Failure(Describe() + ": unexpected message from rank " +
+      Fail(Status::Internal(Describe() + ": unexpected message from rank " +
                            std::to_string(arrival.src)));
       return;
     }
@@ -244,8 +244,8 @@ class RingAllreduce : public Op {
   void Conclude(OpContext&) override { acc_.Finish(work_); }
 
   void BadSize(const Arrival& a) {
-    Fail(Status::Invalid(Describe() + ": rank " + std::to_string(a.src) +
-                         " sent a segment of the wrong size"));
+    Fail(Status::Mismatch(Describe() + ": rank " + std::to_string(a.src) +
+                          " sent a segment of the wrong size"));
   }
 
   ScheduledOp::Signature signature_;

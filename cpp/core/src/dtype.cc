@@ -1,6 +1,8 @@
 #include "bluefog/core/dtype.h"
 
 #include <stdexcept>
+
+#include "bluefog/core/status.h"
 #include <string>
 
 namespace bluefog {
@@ -22,7 +24,7 @@ size_t DataTypeSize(DataType dtype) {
     case DataType::kFloat64:
       return 8;
   }
-  throw std::invalid_argument("DataTypeSize: unknown data type " +
+  throw InternalError("DataTypeSize: unknown data type " +
                               std::to_string(static_cast<int>(dtype)));
 }
 

@@ -8,7 +8,7 @@ void Engine::Impl::Start(const Config& config, std::unique_ptr<Transport> transp
   std::unique_lock<std::mutex> lock(mutex_);
   if (state_ == State::kRunning) return;
   if (state_ == State::kStopped)
-    throw Error(
+    throw ShutdownError(
         "bluefog cannot be initialised again after shutdown() in the same "
         "process (MPI cannot be restarted)");
   config_ = config;
@@ -82,8 +82,8 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
     std::lock_guard<std::mutex> lock(mutex_);
     CheckRunning();
     if (stop_requested_)
-      throw Error(std::string(OpTypeName(type)) +
-                  ": bluefog is shutting down on this rank; no new ops are accepted");
+      throw ShutdownError(std::string(OpTypeName(type)) +
+                          ": bluefog is shutting down on this rank; no new ops are accepted");
     OpIdentity id;
     id.type = type;
     id.key = name.empty() ? std::string(1, kUnnamedKeyPrefix) + OpTypeName(type) : name;
@@ -185,7 +185,7 @@ bool Engine::Impl::DeliverArrived(double max_wait_seconds) {
 
 void Engine::Impl::CheckRunning() const {
   if (state_ == State::kStopped)
-    throw Error("bluefog has been shut down; ops are no longer accepted");
+    throw ShutdownError("bluefog has been shut down; ops are no longer accepted");
   if (state_ != State::kRunning)
     throw InvalidArgument("bluefog is not initialized; call bf.init() first");
 }

@@ -132,10 +132,12 @@ class Engine::Impl : public OpContext {
     current_ = job;
     try {
       f();
+    } catch (const MismatchError& e) {
+      FailJob(job, Status::Mismatch(e.what()), true);
     } catch (const std::invalid_argument& e) {
       FailJob(job, Status::Invalid(e.what()), true);
     } catch (const std::exception& e) {
-      FailJob(job, Status::Failure(e.what()), true);
+      FailJob(job, Status::Internal(e.what()), true);
     }
     current_ = nullptr;
     if (job->op->finished() && !job->op->status().ok() && !job->failure_sent) {

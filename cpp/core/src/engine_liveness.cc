@@ -205,7 +205,7 @@ void Engine::Impl::RunAbort() {
   for (int r = 0; r < world_.size; ++r)
     if (r != world_.rank && peers_.reachable(r)) awaiting_acks_.insert(r);
   TellPeers(MessageKind::kAbort, reason, consequence ? kAbortIsConsequence : 0);
-  FailEverything(Status::Failure("this rank is exiting on an error (" + reason + ")"));
+  FailEverything(Status::Shutdown("this rank is exiting on an error (" + reason + ")"));
   auto end = Clock::now() + kAbortAckWait;
   while (!awaiting_acks_.empty() && Clock::now() < end) {
     if (!PollIncoming()) std::this_thread::sleep_for(std::chrono::microseconds(50));

@@ -9,7 +9,7 @@ void Engine::Impl::ThreadMain() {
   try {
     status = transport_->Init(config_, &world_);
   } catch (const std::exception& e) {
-    status = Status::Failure(e.what());
+    status = Status::Internal(e.what());
   }
   if (status.ok()) {
     SetLogRank(world_.rank);
@@ -132,7 +132,7 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
   outbox_.clear();
   for (auto& job : stuck) {
     job->op->pending_sends = 0;
-    job->op->Fail(Status::Failure(
+    job->op->Fail(Status::Shutdown(
         "bluefog shut down while " + job->op->Describe() +
         " was still waiting for ranks " + RankList(job->op->WaitingOn())));
     if (!job->failure_sent) {

@@ -52,6 +52,17 @@ void Engine::Impl::WarnUnconsumed(int src, const MessageHeader& h) {
                    << "sender's destinations and this rank's sources disagree";
 }
 
+namespace {
+
+// What a peer's error notice means here: its shutdown is our peer failure.
+StatusCode ReportedCode(uint8_t code) {
+  if (code == 0 || code > static_cast<uint8_t>(kLastStatusCode)) return StatusCode::kInternal;
+  auto reported = static_cast<StatusCode>(code);
+  return reported == StatusCode::kShutdown ? StatusCode::kPeerFailure : reported;
+}
+
+}  // namespace
+
 void Engine::Impl::Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
   if (job->op->finished()) {
     if (job->op->status().ok() && arrival.header.kind == MessageKind::kData)
@@ -62,11 +73,7 @@ void Engine::Impl::Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
   if (arrival.header.kind == MessageKind::kError) {
     std::string text = "peer rank " + std::to_string(arrival.src) +
                        " reported: " + arrival.header.text;
-    uint8_t code = arrival.header.flags;
-    Status s(code > 0 && code <= static_cast<uint8_t>(StatusCode::kPeerFailure)
-                 ? static_cast<StatusCode>(code)
-                 : StatusCode::kFailure,
-             text);
+    Status s(ReportedCode(arrival.header.flags), text);
     // Pass it on: our peers need not be the sender's (neighbour ops), and
     // one of them may be waiting for data we will now never send.
     FailJob(job, s, true);

@@ -115,7 +115,7 @@ bool Engine::Impl::PollReceives() {
         if (!job) return;  // parked (or stale) until an op wants it
         if (!error.empty()) {
           FailJob(job,
-                  Status::Failure("receiving from rank " + std::to_string(incoming->arrival.src) +
+                  Status::PeerFailure("receiving from rank " + std::to_string(incoming->arrival.src) +
                                   " failed: " + error),
                   true);
           return;
@@ -134,7 +134,7 @@ bool Engine::Impl::PollSends() {
           job->last_progress = Clock::now();
           if (!error.empty()) {
             FailJob(job,
-                    Status::Failure("sending to rank " + std::to_string(done.dst) +
+                    Status::PeerFailure("sending to rank " + std::to_string(done.dst) +
                                     " failed: " + error),
                     true);
           } else if (part.carries_payload) {

@@ -75,7 +75,7 @@ class HierarchicalNeighborAllreduceOp : public Op {
     bool known = (step == kLocalStep && local) || (step == kMachineStep && source);
     auto& pieces = step == kLocalStep ? local_pieces_ : machine_pieces_;
     if (!known || pieces.count(a.src) || a.bytes != expected) {
-      Fail(Status::Invalid(Describe() + ": unexpected message from rank " +
+      Fail(Status::Mismatch(Describe() + ": unexpected message from rank " +
                            std::to_string(a.src) +
                            " (machine topologies or weights disagree between ranks)"));
       return;

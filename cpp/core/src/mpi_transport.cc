@@ -76,7 +76,7 @@ Status CheckSameNodesPerMachine(MPI_Comm comm, int size, int mine) {
     found += (found.empty() ? "" : "; ") + (v > 0 ? std::to_string(v) : std::string("unset")) +
              " on ranks [" + ranks + "]";
   }
-  return Status::Invalid("init: BLUEFOG_NODES_PER_MACHINE differs between ranks (" + found +
+  return Status::Mismatch("init: BLUEFOG_NODES_PER_MACHINE differs between ranks (" + found +
                          "); set the same value on every rank");
 }
 
@@ -145,13 +145,13 @@ Status MpiTransport::Init(const Config& config, WorldInfo* world) {
   if (!initialized) {
     if (MPI_Init_thread(nullptr, nullptr, config.mpi_thread_level,
                         &provided) != MPI_SUCCESS)
-      return Status::Failure("MPI_Init_thread failed");
+      return Status::Internal("MPI_Init_thread failed");
     impl_->owns_mpi = true;
   } else {
     MPI_Query_thread(&provided);
     // Our engine thread is not the thread that initialised MPI.
     if (provided < MPI_THREAD_SERIALIZED)
-      return Status::Failure(
+      return Status::Internal(
           std::string("MPI was initialised before bluefog with ") +
           ThreadLevelName(provided) +
           "; bluefog's engine thread needs MPI_THREAD_SERIALIZED or higher");

@@ -50,13 +50,13 @@ class NeighborAllgatherOp : public Op {
     const MessageHeader& h = a.header;
     if (!CheckPeer(a, input_.dtype, nullptr)) return;
     if (std::find(srcs_.begin(), srcs_.end(), a.src) == srcs_.end()) {
-      Fail(Status::Invalid(Describe() + ": rank " + std::to_string(a.src) +
-                           " sent data but is not among the sources " + ListString(srcs_)));
+      Fail(Status::Mismatch(Describe() + ": rank " + std::to_string(a.src) +
+                            " sent data but is not among the sources " + ListString(srcs_)));
       return;
     }
     std::vector<int64_t> trailing(input_.shape.begin() + 1, input_.shape.end());
     if (h.shape.empty() || std::vector<int64_t>(h.shape.begin() + 1, h.shape.end()) != trailing) {
-      Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
+      Fail(Status::Mismatch(Describe() + ": mismatch between ranks: rank " +
                            std::to_string(a.src) + " has shape " + ShapeString(h.shape) +
                            "; all dimensions but the first must equal this rank's " +
                            ShapeString(input_.shape)));
@@ -71,7 +71,7 @@ class NeighborAllgatherOp : public Op {
     }
     std::string problem = AgreementProblem(a.src, h.flags, dsts_);
     if (!problem.empty()) {
-      Fail(Status::Invalid(Describe() + ": " + problem));
+      Fail(Status::Mismatch(Describe() + ": " + problem));
       return;
     }
     pieces_.emplace(a.src, std::move(a));

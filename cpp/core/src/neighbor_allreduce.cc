@@ -76,8 +76,8 @@ class NeighborAllreduceOp : public Op {
     auto it = std::find_if(srcs_.begin(), srcs_.end(),
                            [&](const auto& s) { return s.first == a.src; });
     if (it == srcs_.end()) {
-      Fail(Status::Invalid(Describe() + ": rank " + std::to_string(a.src) +
-                           " sent data but is not among the sources " +
+      Fail(Status::Mismatch(Describe() + ": rank " + std::to_string(a.src) +
+                            " sent data but is not among the sources " +
                            ListString(RanksOf(srcs_)) +
                            " (its destinations and our sources disagree)"));
       return;
@@ -89,7 +89,7 @@ class NeighborAllreduceOp : public Op {
     }
     std::string problem = AgreementProblem(a.src, a.header.flags, dst_ranks_);
     if (!problem.empty()) {
-      Fail(Status::Invalid(Describe() + ": " + problem));
+      Fail(Status::Mismatch(Describe() + ": " + problem));
       return;
     }
     arrived_.emplace(a.src, std::move(a));

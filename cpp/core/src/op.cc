@@ -49,7 +49,7 @@ bool Op::CheckPeer(const Arrival& a, DataType dtype,
               "(is_hierarchical_local, or the machines' layout, differs between ranks)";
   }
   if (problem.empty()) return true;
-  Fail(Status::Invalid(Describe() + ": mismatch between ranks: " + problem));
+  Fail(Status::Mismatch(Describe() + ": mismatch between ranks: " + problem));
   return false;
 }
 

@@ -39,20 +39,20 @@ void ScheduledOp::OnData(OpContext& ctx, Arrival& arrival) {
                  signature_.group))
     return;
   if (h.flags != signature_.flags) {
-    Fail(Status::Invalid(Describe() + ": mismatch between ranks: rank " +
+    Fail(Status::Mismatch(Describe() + ": mismatch between ranks: rank " +
                          std::to_string(arrival.src) +
                          " passed different options (e.g. average)"));
     return;
   }
   if (!Expects(arrival.src, h.step) || arrived_.count(h.step)) {
-    Fail(Status::Failure(Describe() + ": unexpected message from rank " +
+    Fail(Status::Internal(Describe() + ": unexpected message from rank " +
                          std::to_string(arrival.src) + " (step " +
                          std::to_string(h.step) + ")"));
     return;
   }
   if (arrival.bytes != PayloadBytes(h.step)) {
-    Fail(Status::Invalid(Describe() + ": rank " + std::to_string(arrival.src) +
-                         " sent " + std::to_string(arrival.bytes) +
+    Fail(Status::Mismatch(Describe() + ": rank " + std::to_string(arrival.src) +
+                          " sent " + std::to_string(arrival.bytes) +
                          " bytes, expected " + std::to_string(PayloadBytes(h.step))));
     return;
   }

@@ -12,10 +12,14 @@ void Status::ThrowIfError() const {
       throw TimeoutError(message_);
     case StatusCode::kPeerFailure:
       throw PeerFailureError(message_);
-    case StatusCode::kFailure:
+    case StatusCode::kMismatch:
+      throw MismatchError(message_);
+    case StatusCode::kShutdown:
+      throw ShutdownError(message_);
+    case StatusCode::kInternal:
       break;
   }
-  throw Error(message_);
+  throw InternalError(message_);
 }
 
 }  // namespace bluefog

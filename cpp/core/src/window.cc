@@ -4,8 +4,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "bluefog/core/kernels.h"
 #include "averaging.h"
+#include "bluefog/core/kernels.h"
+#include "bluefog/core/status.h"
 
 namespace bluefog {
 namespace {
@@ -69,7 +70,7 @@ void Window::Update(double self_weight, const std::vector<std::pair<int, double>
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& w : weights)
     if (!buffers_.count(w.first))
-      throw std::invalid_argument("win_update: rank " + std::to_string(w.first) +
+      throw InvalidArgument("win_update: rank " + std::to_string(w.first) +
                                   " is not an in-neighbour of window '" + name_ + "'");
   const int64_t n = tensor_.numel();
   const DataType acc_type = AccumulatorType(tensor_.dtype);
@@ -178,7 +179,7 @@ std::shared_ptr<Window> WindowRegistry::Create(const std::string& name, TensorVi
                                                std::vector<int> in_neighbors, bool zero_init) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (windows_.count(name))
-    throw std::invalid_argument("win_create: a window named '" + name + "' already exists");
+    throw InvalidArgument("win_create: a window named '" + name + "' already exists");
   auto window = std::make_shared<Window>(name, std::move(tensor), std::move(in_neighbors),
                                          zero_init);
   windows_[name] = window;

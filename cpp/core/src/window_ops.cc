@@ -28,13 +28,13 @@ class WindowOp : public Op {
 
   void OnData(OpContext& ctx, Arrival& arrival) override {
     if (!awaiting_.erase(arrival.src)) {
-      Fail(Status::Failure(Describe() + ": unexpected reply from rank " +
+      Fail(Status::Internal(Describe() + ": unexpected reply from rank " +
                            std::to_string(arrival.src)));
       return;
     }
     if (phase_ == Phase::kTransfer && id().type == OpType::kWinGet) {
       if (arrival.bytes != args_.window->tensor().bytes()) {
-        Fail(Status::Failure(Describe() + ": rank " + std::to_string(arrival.src) +
+        Fail(Status::Internal(Describe() + ": rank " + std::to_string(arrival.src) +
                              " answered with " + std::to_string(arrival.bytes) +
                              " bytes instead of " +
                              std::to_string(args_.window->tensor().bytes())));

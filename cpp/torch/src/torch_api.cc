@@ -62,7 +62,7 @@ Engine& RunningEngine() {
       throw InvalidArgument("bluefog is not initialized: bf.init() failed on this rank (" +
                             failure + ")");
     if (engine.stopped())
-      throw Error("bluefog has been shut down; this call needs a running bluefog");
+      throw ShutdownError("bluefog has been shut down; this call needs a running bluefog");
     throw InvalidArgument("bluefog is not initialized; call bf.init() first");
   }
   return engine;

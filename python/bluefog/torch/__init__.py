@@ -1,7 +1,7 @@
 """BlueFog for PyTorch: ``import bluefog.torch as bf``."""
 
+from bluefog.torch.lifecycle import init, shutdown, is_initialized  # noqa: F401
 from bluefog.torch.mpi_ops import (  # noqa: F401
-    init, shutdown, is_initialized,
     size, rank, local_size, local_rank, machine_size, machine_rank,
     is_homogeneous, mpi_threads_supported, nccl_built,
     unified_mpi_window_model_supported,
@@ -11,7 +11,9 @@ from bluefog.torch.mpi_ops import (  # noqa: F401
     allgather, allgather_nonblocking,
     barrier, poll, synchronize, wait,
 )
-from bluefog.torch.errors import OpTimeoutError, PeerFailureError  # noqa: F401
+from bluefog.torch.errors import (  # noqa: F401
+    InternalError, InvalidArgumentError, MismatchError, OpTimeoutError, PeerFailureError,
+    ShutdownError)
 from bluefog.torch.topology import (  # noqa: F401
     set_topology, load_topology, in_neighbor_ranks, out_neighbor_ranks, is_topo_weighted,
     is_machine_topo_weighted, set_machine_topology, load_machine_topology, in_neighbor_machine_ranks,

@@ -14,6 +14,7 @@ import numbers
 import torch
 
 from bluefog import _bluefog
+from bluefog.torch.errors import InvalidArgumentError
 
 _INT64 = 2 ** 63
 
@@ -30,8 +31,8 @@ def text(value, op, what):
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ValueError(f"{op}: {what} {value!r} cannot be encoded as UTF-8 "
-                         f"({error.reason} at position {error.start})") from None
+        raise InvalidArgumentError(f"{op}: {what} {value!r} cannot be encoded as UTF-8 "
+                                   f"({error.reason} at position {error.start})") from None
     return value
 
 
@@ -41,7 +42,7 @@ def op_name(name, op):
         return ""
     text(name, op, "name")
     if not name:
-        raise ValueError(f"{op}: name must not be empty (pass None for an automatic name)")
+        raise InvalidArgumentError(f"{op}: name must not be empty (pass None for an automatic name)")
     return name
 
 
@@ -54,7 +55,7 @@ def rank(value, op, what, count=None, unit="rank", member=False):
     value = int(value)
     if count is not None and not 0 <= value < count:
         named = f"names {unit} {value}," if member else f"{value} is"
-        raise ValueError(f"{op}: {what} {named} out of range for {count} {unit}s")
+        raise InvalidArgumentError(f"{op}: {what} {named} out of range for {count} {unit}s")
     return value
 
 
@@ -107,5 +108,5 @@ def handle(value, op):
                         f"{type(value).__name__} {value!r}")
     value = int(value)
     if not -_INT64 <= value < _INT64:
-        raise ValueError(f"{op}: no op has handle {value}")
+        raise InvalidArgumentError(f"{op}: no op has handle {value}")
     return value

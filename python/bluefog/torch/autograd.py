@@ -72,7 +72,18 @@ def result(handle):
 
 
 def _grad_name(name, part="grad"):
-    return f"{name}.{part}" if name else None
+    return f"{name}.{part}" if name else ""
+
+
+# Backward's collectives, on gradients that need no argument checks; calling
+# the native ops here keeps mpi_ops (which imports this module) out.
+def _allreduce(grad, average, is_hierarchical_local, name):
+    return _bluefog.synchronize(_bluefog.allreduce_nonblocking(
+        grad, None, average, is_hierarchical_local, name))
+
+
+def _allgather(tensor, name):
+    return _bluefog.synchronize(_bluefog.allgather_nonblocking(tensor, name))
 
 
 class Allreduce(torch.autograd.Function):
@@ -83,9 +94,8 @@ class Allreduce(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from bluefog.torch.mpi_ops import allreduce
         average, is_hierarchical_local, name = ctx.settings
-        return (allreduce(grad, average, is_hierarchical_local, _grad_name(name)),
+        return (_allreduce(grad, average, is_hierarchical_local, _grad_name(name)),
                 None, None, None, None)
 
 
@@ -97,9 +107,8 @@ class Broadcast(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from bluefog.torch.mpi_ops import allreduce
         root_rank, name = ctx.settings
-        total = allreduce(grad, average=False, name=_grad_name(name))
+        total = _allreduce(grad, False, False, _grad_name(name))
         mine = total if _bluefog.rank() == root_rank else torch.zeros_like(grad)
         return mine, None, None, None
 
@@ -112,11 +121,10 @@ class Allgather(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from bluefog.torch.mpi_ops import allgather, allreduce
         shape, name = ctx.settings
         rows = shape[0] if shape else 1
-        counts = allgather(torch.tensor([rows], dtype=torch.int64),
-                           name=_grad_name(name, "grad_rows")).tolist()
+        counts = _allgather(torch.tensor([rows], dtype=torch.int64),
+                            _grad_name(name, "grad_rows")).tolist()
         start = sum(counts[:_bluefog.rank()])
-        total = allreduce(grad, average=False, name=_grad_name(name))
+        total = _allreduce(grad, False, False, _grad_name(name))
         return total[start:start + rows].reshape(shape), None, None

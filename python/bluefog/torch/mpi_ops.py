@@ -5,58 +5,10 @@ arguments, pick defaults and translate handles. Nonblocking calls return an
 integer handle for ``poll``/``synchronize``/``wait``.
 """
 
-import atexit
-import os
-
 from bluefog import _bluefog
-from bluefog.common import environment
-from bluefog.torch import arguments, autograd, failure
+from bluefog.torch import arguments, autograd
 
 _skip_negotiate_stage = False
-_atexit_registered = False
-
-
-def init(topology_fn=None, is_weighted=False):
-    """Start bluefog in this process and install the topology
-    ``topology_fn(size())`` (default: ExponentialGraph). Calling it again only
-    resets the topology. Collective. Warns once about BLUEFOG_* variables
-    that do nothing here (BlueFog 0.3's, and unknown names).
-
-    If the first call fails after the engine started (e.g. the topology is
-    refused; the engine itself refuses ranks that disagree on
-    BLUEFOG_NODES_PER_MACHINE), bluefog is
-    stopped again on this rank and stays uninitialised: later calls raise the
-    not-initialized ValueError, which says why."""
-    global _atexit_registered
-    if topology_fn is not None and not callable(topology_fn):
-        raise TypeError("init: topology_fn must be a callable size -> networkx.DiGraph")
-    starting = not _bluefog.is_initialized()
-    _bluefog.init()
-    try:
-        failure.install_excepthook()
-        if _bluefog.local_rank() == 0:  # one warning per machine, not per rank
-            environment.warn_once(os.environ)
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            _atexit_registered = True
-        from bluefog.torch import topology
-        graph = topology_fn(size()) if topology_fn is not None else None
-        topology.set_topology(graph, is_weighted)
-        if topology.load_machine_topology() is None:
-            topology.set_machine_topology(None)
-    except BaseException as error:
-        if starting:
-            _bluefog.abandon_init(f"{type(error).__name__}: {error}")
-        raise
-
-
-def shutdown():
-    """Stop bluefog: pending ops finish (or fail) first. Idempotent."""
-    _bluefog.shutdown()
-
-
-def is_initialized():
-    return _bluefog.is_initialized()
 
 
 def size():

@@ -13,6 +13,8 @@ rank (through win_mutex(for_self=True))."""
 import contextlib
 import threading
 
+from bluefog.torch.errors import InvalidArgumentError
+
 _local = threading.local()
 
 
@@ -30,9 +32,9 @@ def check_free(name, ranks, op, me):
         if r in taken:
             whose = (f"its own window '{name}' (rank {r})" if r == me
                      else f"the mutex of window '{name}' on rank {r}")
-            raise ValueError(f"{op}: this thread already holds {whose}, taken by {taken[r]}; "
-                             f"{op} would wait for it forever. Leave that block first (or "
-                             "do not ask for the mutex again inside it)")
+            raise InvalidArgumentError(f"{op}: this thread already holds {whose}, taken by {taken[r]}; "
+                                       f"{op} would wait for it forever. Leave that block first (or "
+                                       "do not ask for the mutex again inside it)")
 
 
 @contextlib.contextmanager

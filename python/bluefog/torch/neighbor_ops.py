@@ -9,6 +9,7 @@ import torch
 
 from bluefog import _bluefog
 from bluefog.torch import arguments, autograd, topology
+from bluefog.torch.errors import InvalidArgumentError
 from bluefog.torch.mpi_ops import synchronize
 
 _RENAMED = {"neighbor_weights": "src_weights", "send_neighbors": "dst_weights"}
@@ -27,9 +28,9 @@ def _check_peers(op, ranks, what, unit="rank", me=None):
     seen = set()
     for r in ranks:
         if r == me:
-            raise ValueError(f"{op}: {what} names this {unit} ({me}); use self_weight for it")
+            raise InvalidArgumentError(f"{op}: {what} names this {unit} ({me}); use self_weight for it")
         if r in seen:
-            raise ValueError(f"{op}: {what} names {unit} {r} twice")
+            raise InvalidArgumentError(f"{op}: {what} names {unit} {r} twice")
         seen.add(r)
 
 
@@ -50,8 +51,8 @@ def check_send_recv_pattern(op, src_ranks, dst_ranks):
             elif receives[j, i] and not sends[i, j]:
                 problems.append(f"rank {j} expects data from rank {i}, which does not send to it")
     if problems:
-        raise ValueError(f"{op}: sends and receives do not match on rank {me}'s view: "
-                         + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
+        raise InvalidArgumentError(f"{op}: sends and receives do not match on rank {me}'s view: "
+                                   + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
 
 
 def _fold_self_exchange(op, self_weight, srcs, dsts, *, unit, me, src_key, dst_key):
@@ -63,9 +64,9 @@ def _fold_self_exchange(op, self_weight, srcs, dsts, *, unit, me, src_key, dst_k
         return self_weight
     if (me in srcs) != (me in dsts):
         named, other = (src_key, dst_key) if me in srcs else (dst_key, src_key)
-        raise ValueError(f"{op}: {named} names this {unit} ({me}) but {other} does not; "
-                         f"an exchange with itself must be both sent and received (or "
-                         f"use self_weight)")
+        raise InvalidArgumentError(f"{op}: {named} names this {unit} ({me}) but {other} does not; "
+                                   f"an exchange with itself must be both sent and received (or "
+                                   f"use self_weight)")
     return self_weight + srcs.pop(me) * dsts.pop(me)
 
 
@@ -75,8 +76,8 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
     or machines (`unit`). Static use (no dst_weights) follows the installed
     graph; dynamic use takes the caller's sources and destinations."""
     if (self_weight is None) != (src_weights is None):
-        raise ValueError(f"{op}: self_weight and {src_key} must be given together "
-                         f"(got self_weight={self_weight!r}, {src_key}={src_weights!r})")
+        raise InvalidArgumentError(f"{op}: self_weight and {src_key} must be given together "
+                                   f"(got self_weight={self_weight!r}, {src_key}={src_weights!r})")
     if dst_weights is None:
         if self_weight is None:
             self_weight, src_weights = defaults()
@@ -85,16 +86,16 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
             src_weights = arguments.weights_dict(src_weights, op, src_key, count, unit)
             strangers = sorted(set(src_weights) - set(in_nodes))
             if strangers:
-                raise ValueError(f"{op}: {src_key} names {unit}s {strangers} that are not "
-                                 f"in-neighbours of {unit} {me} (in-neighbours: {in_nodes}); "
-                                 f"pass {dst_key} for dynamic use")
+                raise InvalidArgumentError(f"{op}: {src_key} names {unit}s {strangers} that are not "
+                                           f"in-neighbours of {unit} {me} (in-neighbours: {in_nodes}); "
+                                           f"pass {dst_key} for dynamic use")
         # Every in-neighbour sends in static use; unnamed ones count with weight 0.
         srcs = [(r, src_weights.get(r, 0.0)) for r in in_nodes]
         dsts = [(r, 1.0) for r in out_nodes]
         return self_weight, srcs, dsts
     if self_weight is None:
-        raise ValueError(f"{op}: dynamic use ({dst_key} given) needs self_weight and "
-                         f"{src_key} too")
+        raise InvalidArgumentError(f"{op}: dynamic use ({dst_key} given) needs self_weight and "
+                                   f"{src_key} too")
     self_weight = arguments.weight(self_weight, op, "self_weight")
     srcs = arguments.weights_dict(src_weights, op, src_key, count, unit)
     dsts = arguments.dst_weights(dst_weights, op, dst_key, count, unit)
@@ -151,7 +152,7 @@ def _neighbor_allgather_plan(op, src_ranks, dst_ranks, enable_topo_check):
     if src_ranks is None and dst_ranks is None:
         return topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
     if src_ranks is None or dst_ranks is None:
-        raise ValueError(f"{op}: src_ranks and dst_ranks must be given together")
+        raise InvalidArgumentError(f"{op}: src_ranks and dst_ranks must be given together")
     srcs = arguments.ranks(src_ranks, op, "src_ranks", _bluefog.size())
     dsts = arguments.ranks(dst_ranks, op, "dst_ranks", _bluefog.size())
     _check_peers(op, srcs, "src_ranks")
@@ -188,10 +189,10 @@ def pair_gossip_nonblocking(tensor, target_rank, self_weight=None, pair_weight=N
     arguments.check_tensor(tensor, op)
     target = arguments.rank(target_rank, op, "target_rank", _bluefog.size())
     if target == _bluefog.rank():
-        raise ValueError(f"{op}: target_rank is this rank ({target}); pair_gossip exchanges "
-                         "with another rank")
+        raise InvalidArgumentError(f"{op}: target_rank is this rank ({target}); pair_gossip exchanges "
+                                   "with another rank")
     if (self_weight is None) != (pair_weight is None):
-        raise ValueError(f"{op}: self_weight and pair_weight must be given together")
+        raise InvalidArgumentError(f"{op}: self_weight and pair_weight must be given together")
     if self_weight is None:
         self_weight, pair_weight = 0.5, 0.5
     self_weight = arguments.weight(self_weight, op, "self_weight")
@@ -235,9 +236,9 @@ def hierarchical_neighbor_allreduce_nonblocking(tensor, *, self_weight=None,
     arguments.check_tensor(tensor, op)
     name = arguments.op_name(name, op)
     if _bluefog.local_size() < 2:
-        raise ValueError(f"{op} needs more than one rank per machine (local_size() is 1); "
-                         "use neighbor_allreduce, or emulate machines with "
-                         "BLUEFOG_NODES_PER_MACHINE")
+        raise InvalidArgumentError(f"{op} needs more than one rank per machine (local_size() is 1); "
+                                   "use neighbor_allreduce, or emulate machines with "
+                                   "BLUEFOG_NODES_PER_MACHINE")
     plan = _hierarchical_plan(op, self_weight, src_machine_weights, dst_machine_weights,
                               enable_topo_check)
     autograd.warn_detached(tensor, op)

@@ -2,14 +2,11 @@
 with which default weights. Kept per process; ``set_topology`` is collective
 and checks that every rank installed the same graph."""
 
-import hashlib
-import struct
-
 import networkx as nx
-import torch
 
 from bluefog import _bluefog
-from bluefog.torch import arguments
+from bluefog.torch import agreement, arguments, mpi_ops
+from bluefog.torch.errors import InvalidArgumentError
 
 _state = {
     "graph": None, "weighted": False, "in": [], "out": [],
@@ -27,31 +24,21 @@ def _check_graph(topology, size, what):
     if not isinstance(topology, nx.DiGraph):
         raise TypeError(f"{what}: expected a networkx.DiGraph, got {type(topology).__name__}")
     if sorted(topology.nodes) != list(range(size)):
-        raise ValueError(f"{what}: the graph's nodes must be 0..{size - 1} "
-                         f"(one per rank), got {sorted(topology.nodes)[:10]}")
+        raise InvalidArgumentError(f"{what}: the graph's nodes must be 0..{size - 1} "
+                                   f"(one per rank), got {sorted(topology.nodes)[:10]}")
     for u, v, data in topology.edges(data=True):
         try:
             arguments.weight(data.get("weight", 1.0), what, f"the weight of edge {u}->{v}")
         except TypeError as error:  # a graph's content: a bad value, not a bad argument type
-            raise ValueError(str(error)) from None
+            raise InvalidArgumentError(str(error)) from None
 
 
-def _fingerprint(topology, is_weighted):
-    """8 bytes identifying the graph (edges and weights) and the weighting."""
-    digest = hashlib.sha1(b"w" if is_weighted else b"u")
-    for u, v, data in sorted(topology.edges(data=True), key=lambda e: (e[0], e[1])):
-        digest.update(struct.pack("<qqd", u, v, float(data.get("weight", 1.0))))
-    return struct.unpack("<q", digest.digest()[:8])[0]
-
-
-def _check_same_everywhere(fingerprint, what):
-    from bluefog.torch import mpi_ops
-    everyone = mpi_ops.allgather(torch.tensor([fingerprint], dtype=torch.int64),
-                                 name=f"{what}.fingerprint")
-    differing = [r for r, f in enumerate(everyone.tolist()) if f != fingerprint]
-    if differing:
-        raise ValueError(f"{what}: ranks {differing} installed a different graph than "
-                         f"rank {_bluefog.rank()}; every rank must pass the same graph")
+def _check_same_everywhere(topology, is_weighted, op):
+    """Collective: the graph's edges and weights and the weighting agree on every rank."""
+    edges = sorted(topology.edges(data=True), key=lambda e: (e[0], e[1]))
+    data = ("w" if is_weighted else "u") + ";".join(
+        f"{u},{v},{float(d.get('weight', 1.0))!r}" for u, v, d in edges)
+    agreement.check_same_everywhere(op, data, "a different graph")
 
 
 def _neighbors(topology, rank):
@@ -66,7 +53,7 @@ def set_topology(topology=None, is_weighted=False):
     fingerprint, even when its graph is unchanged. Returns False, changing
     nothing, while windows exist. With ``is_weighted`` the graph's edge weights are the
     default weights of neighbour ops; otherwise they are uniform."""
-    size, rank = _bluefog.size(), _bluefog.rank()
+    size, rank = mpi_ops.size(), mpi_ops.rank()
     if topology is None:
         topology = _topology_util().ExponentialGraph(size)
     _check_graph(topology, size, "set_topology")
@@ -75,7 +62,7 @@ def set_topology(topology=None, is_weighted=False):
         return False
     # Always exchange fingerprints: a rank skipping it because its graph is
     # unchanged would leave the others waiting in the exchange.
-    _check_same_everywhere(_fingerprint(topology, is_weighted), "set_topology")
+    _check_same_everywhere(topology, is_weighted, "set_topology")
     current = _state["graph"]
     if (current is not None and _state["weighted"] == is_weighted
             and _topology_util().IsTopologyEquivalent(current, topology)):
@@ -106,7 +93,7 @@ def _window_names():
 
 def _running():
     """Raises what every call raises before init or after shutdown."""
-    _bluefog.rank()
+    mpi_ops.rank()
 
 
 def load_topology():
@@ -140,11 +127,11 @@ def default_weights():
 
 def set_machine_topology(topology, is_weighted=False):
     """Install the graph over machines used by hierarchical neighbour ops."""
-    machines = _bluefog.machine_size()
+    machines = mpi_ops.machine_size()
     if topology is None:
         topology = _topology_util().ExponentialGraph(machines)
     _check_graph(topology, machines, "set_machine_topology")
-    _check_same_everywhere(_fingerprint(topology, bool(is_weighted)), "set_machine_topology")
+    _check_same_everywhere(topology, bool(is_weighted), "set_machine_topology")
     _state.update(machine_graph=topology.copy(), machine_weighted=bool(is_weighted))
     return True
 
@@ -162,7 +149,7 @@ def load_machine_topology():
 
 
 def _machine_plan():
-    return _plan(_state["machine_graph"], _bluefog.machine_rank(), _state["machine_weighted"])
+    return _plan(_state["machine_graph"], mpi_ops.machine_rank(), _state["machine_weighted"])
 
 
 def in_neighbor_machine_ranks():

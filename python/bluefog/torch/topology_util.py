@@ -5,7 +5,6 @@ the other side of a dynamic communication pattern."""
 import numpy as np
 import torch
 
-from bluefog import _bluefog
 from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in BlueFog 0.3)
     ExponentialTwoGraph, ExponentialGraph, SymmetricExponentialGraph, MeshGrid2DGraph,
     StarGraph, RingGraph, FullyConnectedGraph, IsTopologyEquivalent, IsRegularGraph,
@@ -13,27 +12,27 @@ from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in Blu
     GetExp2DynamicSendRecvMachineRanks, GetInnerOuterRingDynamicSendRecvRanks,
     GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
 )
-from bluefog.torch import arguments
-from bluefog.torch.mpi_ops import synchronize
+from bluefog.torch import arguments, mpi_ops
+from bluefog.torch.errors import InvalidArgumentError
 
 
 def _checked_ranks(ranks, op, what):
-    me = _bluefog.rank()
-    ranks = arguments.ranks(ranks, op, what, _bluefog.size())
+    me = mpi_ops.rank()
+    ranks = arguments.ranks(ranks, op, what, mpi_ops.size())
     if me in ranks:
-        raise ValueError(f"{op}: {what} names this rank ({me}) itself")
+        raise InvalidArgumentError(f"{op}: {what} names this rank ({me}) itself")
     if len(set(ranks)) != len(ranks):
-        raise ValueError(f"{op}: {what} names a rank twice: {ranks}")
+        raise InvalidArgumentError(f"{op}: {what} names a rank twice: {ranks}")
     return ranks
 
 
 def _sends(ranks, ranks_are_destinations, op, what):
     """The 0/1 matrix S of the whole job, S[i, j] = 1 when rank i sends to
     rank j, from every rank's destinations (or sources). Collective."""
-    size = _bluefog.size()
+    size = mpi_ops.size()
     flags = torch.zeros(size, dtype=torch.uint8)
     flags[_checked_ranks(ranks, op, what)] = 1
-    table = synchronize(_bluefog.allgather_nonblocking(flags.unsqueeze(0), "")).numpy()
+    table = mpi_ops.allgather(flags.unsqueeze(0)).numpy()
     return table if ranks_are_destinations else table.T
 
 
@@ -54,7 +53,7 @@ def InferSourceFromDestinationRanks(dst_ranks, construct_adjacency_matrix=False)
     ``1 / (1 + out_degree(j))``."""
     op = "InferSourceFromDestinationRanks"
     sends = _sends(dst_ranks, True, op, "dst_ranks")
-    me = _bluefog.rank()
+    me = mpi_ops.rank()
     sources = [i for i in range(len(sends)) if sends[i, me]]
     return (sources, _averaging_matrix(sends)) if construct_adjacency_matrix else sources
 
@@ -65,7 +64,7 @@ def InferDestinationFromSourceRanks(src_ranks, construct_adjacency_matrix=False)
     returns ``(destinations, W)``, W as for InferSourceFromDestinationRanks."""
     op = "InferDestinationFromSourceRanks"
     sends = _sends(src_ranks, False, op, "src_ranks")
-    me = _bluefog.rank()
+    me = mpi_ops.rank()
     destinations = [j for j in range(len(sends)) if sends[me, j]]
     return (destinations, _averaging_matrix(sends)) if construct_adjacency_matrix \
         else destinations

@@ -4,8 +4,7 @@ import io
 
 import torch
 
-from bluefog import _bluefog
-from bluefog.torch.mpi_ops import (allreduce_nonblocking_, broadcast_nonblocking_,
+from bluefog.torch.mpi_ops import (allreduce_nonblocking_, broadcast_nonblocking_, rank,
                                    synchronize)
 
 
@@ -55,7 +54,7 @@ def allreduce_parameters(params):
 
 def _broadcast_object(obj, root_rank, name):
     """``root_rank``'s object on every rank (serialised with torch.save)."""
-    if _bluefog.rank() == root_rank:
+    if rank() == root_rank:
         buffer = io.BytesIO()
         torch.save(obj, buffer)
         payload = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
@@ -63,10 +62,10 @@ def _broadcast_object(obj, root_rank, name):
     else:
         length = torch.zeros(1, dtype=torch.int64)
     synchronize(broadcast_nonblocking_(length, root_rank, name=f"{name}.length"))
-    if _bluefog.rank() != root_rank:
+    if rank() != root_rank:
         payload = torch.empty(int(length.item()), dtype=torch.uint8)
     synchronize(broadcast_nonblocking_(payload, root_rank, name=f"{name}.payload"))
-    if _bluefog.rank() == root_rank:
+    if rank() == root_rank:
         return obj
     return torch.load(io.BytesIO(payload.numpy().tobytes()))
 
@@ -79,5 +78,5 @@ def broadcast_optimizer_state(optimizer, root_rank):
         raise TypeError("broadcast_optimizer_state: expected a torch.optim.Optimizer, got "
                         f"{type(optimizer).__name__}")
     state = _broadcast_object(optimizer.state_dict(), root_rank, "broadcast_optimizer_state")
-    if _bluefog.rank() != root_rank:
+    if rank() != root_rank:
         optimizer.load_state_dict(state)

@@ -12,12 +12,12 @@ when the transfer starts, after any mutexes it requires are granted.
 """
 
 import contextlib
-import zlib
 
 import torch
 
 from bluefog import _bluefog
-from bluefog.torch import arguments, mutex_holdings, topology
+from bluefog.torch import agreement, arguments, mutex_holdings, topology
+from bluefog.torch.errors import InvalidArgumentError
 from bluefog.torch.mpi_ops import barrier, synchronize
 
 _with_associated_p = False
@@ -34,8 +34,8 @@ def _window_name(name, op):
 def _check_name(name, op):
     _window_name(name, op)
     if name not in _neighbors:
-        raise ValueError(f"{op}: no window named '{name}' (existing: "
-                         f"{sorted(_neighbors) or 'none'}); create it with win_create")
+        raise InvalidArgumentError(f"{op}: no window named '{name}' (existing: "
+                                   f"{sorted(_neighbors) or 'none'}); create it with win_create")
     return _neighbors[name]
 
 
@@ -49,14 +49,9 @@ def _peers(weights, allowed, op, what, side):
         if what == "dst_weights" else sorted(arguments.weights_dict(weights, op, what, size).items())
     strangers = [r for r, _ in peers if r not in allowed]
     if strangers:
-        raise ValueError(f"{op}: {what} names ranks {strangers} that are not {side} of rank "
-                         f"{_bluefog.rank()} ({side}: {list(allowed)})")
+        raise InvalidArgumentError(f"{op}: {what} names ranks {strangers} that are not {side} of rank "
+                                   f"{_bluefog.rank()} ({side}: {list(allowed)})")
     return peers
-
-
-def _signature(tensor, name):
-    text = f"{name}|{tensor.dtype}|{tuple(tensor.shape)}"
-    return zlib.crc32(text.encode())
 
 
 def win_create(tensor, name, zero_init=False):
@@ -68,15 +63,11 @@ def win_create(tensor, name, zero_init=False):
         raise TypeError(f"win_create: expected a tensor, got {type(tensor).__name__}")
     _window_name(name, "win_create")
     if name in _neighbors:
-        raise ValueError(f"win_create: a window named '{name}' already exists")
-    mine = _signature(tensor, name)
-    everyone = _bluefog.synchronize(_bluefog.allgather_nonblocking(
-        torch.tensor([[mine]], dtype=torch.int64), ""))
-    differing = [r for r, s in enumerate(everyone[:, 0].tolist()) if s != mine]
-    if differing:
-        raise ValueError(f"win_create: ranks {differing} created '{name}' with another name, "
-                         f"dtype or shape than rank {_bluefog.rank()} "
-                         f"({tensor.dtype}, {tuple(tensor.shape)})")
+        raise InvalidArgumentError(f"win_create: a window named '{name}' already exists")
+    agreement.check_same_everywhere(
+        "win_create", f"{name}|{tensor.dtype}|{tuple(tensor.shape)}",
+        f"another name, dtype or shape for window '{name}' ({tensor.dtype}, "
+        f"{tuple(tensor.shape)} here)")
     in_ranks, out_ranks = topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
     _bluefog.win_create(tensor, name, in_ranks, bool(zero_init))
     _neighbors[name] = (in_ranks, out_ranks)
@@ -91,8 +82,8 @@ def win_free(name=None):
     for n in names:
         _check_name(n, "win_free")
         if n in _locked:
-            raise ValueError(f"win_free: window '{n}' is held by this rank's win_lock; "
-                             "leave the win_lock block first")
+            raise InvalidArgumentError(f"win_free: window '{n}' is held by this rank's win_lock; "
+                                       "leave the win_lock block first")
     barrier()  # every rank is done with the windows
     for n in names:
         _bluefog.win_free(n)
@@ -198,7 +189,7 @@ def win_lock(name):
     mutex take it as held). Not collective."""
     _check_name(name, "win_lock")
     if name in _locked:
-        raise ValueError(f"win_lock: this rank already holds window '{name}'")
+        raise InvalidArgumentError(f"win_lock: this rank already holds window '{name}'")
     me = _bluefog.rank()
     mutex_holdings.check_free(name, [me], "win_lock", me)
     synchronize(_bluefog.win_lock_nonblocking(name, True))
@@ -225,7 +216,7 @@ def win_update(name, self_weight=None, neighbor_weights=None, reset=False, clone
     The versions of the buffers used go back to 0."""
     in_ranks, _ = _check_name(name, "win_update")
     if (self_weight is None) != (neighbor_weights is None):
-        raise ValueError("win_update: self_weight and neighbor_weights must be given together")
+        raise InvalidArgumentError("win_update: self_weight and neighbor_weights must be given together")
     if self_weight is None:
         self_weight, neighbor_weights = topology.default_weights()
     self_weight = arguments.weight(self_weight, "win_update", "self_weight")

@@ -12,6 +12,7 @@ for name in ("load_topology", "in_neighbor_ranks", "out_neighbor_ranks", "is_top
     try:
         answer = getattr(bf, name)()
     except Exception as error:  # noqa: BLE001 (what it raises is the point)
-        report(f"AFTER-SHUTDOWN {name} {type(error).__name__}: {error}")
+        kind = "RuntimeError" if isinstance(error, RuntimeError) else "not RuntimeError"
+        report(f"AFTER-SHUTDOWN {name} {type(error).__name__} ({kind}): {error}")
     else:
         report(f"AFTER-SHUTDOWN {name} answered {answer!r}")

@@ -50,7 +50,7 @@ def test_topology_queries_after_shutdown_raise_like_every_call():
     lines = result.reports.splitlines()
     assert len(lines) == 2 * 9, result.reports
     for line in lines:
-        assert "RuntimeError: bluefog has been shut down" in line, result.reports
+        assert "ShutdownError (RuntimeError): bluefog has been shut down" in line, result.reports
 
 
 def test_nodes_per_machine_must_divide_size_and_the_job_ends_normally():
@@ -61,10 +61,10 @@ def test_nodes_per_machine_must_divide_size_and_the_job_ends_normally():
     assert not BANNER.search(output), output
     reports = result.reports
     for r in range(4):
-        assert (f"rank {r} INIT ValueError: BLUEFOG_NODES_PER_MACHINE=3 does not divide the "
+        assert (f"rank {r} INIT InvalidArgumentError: BLUEFOG_NODES_PER_MACHINE=3 does not divide the "
                 f"number of ranks 4") in reports, reports
         assert f"rank {r} INITIALIZED False" in reports, reports
-        assert re.search(rf"rank {r} SIZE ValueError: bluefog is not initialized: bf.init\(\) "
+        assert re.search(rf"rank {r} SIZE InvalidArgumentError: bluefog is not initialized: bf.init\(\) "
                          r"failed on this rank \(BLUEFOG_NODES_PER_MACHINE=3", reports), reports
         assert f"rank {r} DONE" in reports, reports
 
@@ -83,11 +83,11 @@ def test_init_failing_after_the_engine_started_leaves_bluefog_uninitialized(np, 
     differs = (f"init: BLUEFOG_NODES_PER_MACHINE differs between ranks (2 on ranks {half}; "
                f"{others} on ranks {list(range(np // 2, np))}); set the same value on every rank")
     for r in range(np):
-        assert f"rank {r} INIT ValueError: {differs}" in reports, reports
+        assert f"rank {r} INIT MismatchError: {differs}" in reports, reports
         assert f"rank {r} INITIALIZED False" in reports, reports
         for call in ("SIZE", "LOAD_TOPOLOGY", "IN_NEIGHBORS", "MACHINE_NEIGHBORS", "ALLREDUCE",
                      "HIERARCHICAL"):
-            assert (f"rank {r} {call} ValueError: bluefog is not initialized: bf.init() failed "
+            assert (f"rank {r} {call} InvalidArgumentError: bluefog is not initialized: bf.init() failed "
                     f"on this rank ({differs})") in reports, reports
         assert re.search(rf"rank {r} INIT_AGAIN RuntimeError: bluefog cannot be initialised: "
                          r"an earlier bf.init\(\) in this process failed", reports), reports

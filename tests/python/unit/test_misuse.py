@@ -40,7 +40,7 @@ def test_ranks_disagreeing_on_is_hierarchical_local_all_fail():
                                           env={"BLUEFOG_NODES_PER_MACHINE": "2"})
     assert sorted(errors) == [0, 1, 2, 3], output
     for message in errors.values():
-        assert message.startswith("ValueError"), output
+        assert message.startswith("MismatchError"), output
         assert "different group of ranks (is_hierarchical_local" in message, output
     assert max(ends.values()) < 4, output
 

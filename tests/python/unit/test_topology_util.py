@@ -1,6 +1,6 @@
 """bluefog.common.topology_util: every generator against definitions written
 here with numpy (BlueFog 0.3's formulas), the graph helpers, the dynamic
-generators, the mixing analysis and `python -m bluefog.topology`."""
+generators, the mixing analysis and `python -m bluefog.compare_topologies`."""
 
 import itertools
 import math
@@ -553,7 +553,7 @@ def test_mixing_analysis_dynamic():
 
 
 def test_module_table():
-    result = subprocess.run([sys.executable, "-m", "bluefog.topology", "8"],
+    result = subprocess.run([sys.executable, "-m", "bluefog.compare_topologies", "8"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     rows = {}
@@ -579,10 +579,10 @@ def test_module_table():
     assert rows["OnePeer(ExponentialTwoGraph)"] == ["1", "3", "0.000000", "1.000000", "3"]
     assert rows["StarGraph"][0] == "7"
 
-    bad = subprocess.run([sys.executable, "-m", "bluefog.topology", "0"],
+    bad = subprocess.run([sys.executable, "-m", "bluefog.compare_topologies", "0"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "size must be at least 1" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "bluefog.topology", "8", "--local-size", "3"],
+    bad = subprocess.run([sys.executable, "-m", "bluefog.compare_topologies", "8", "--local-size", "3"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--local-size" in bad.stderr
 

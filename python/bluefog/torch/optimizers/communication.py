@@ -5,6 +5,7 @@ import warnings
 from enum import Enum
 
 from bluefog.torch import mpi_ops, neighbor_ops
+from bluefog.torch.errors import InvalidArgumentError
 
 
 class CommunicationType(Enum):
@@ -68,9 +69,9 @@ class CombineSettings:
     @communication_type.setter
     def communication_type(self, value):
         if not isinstance(value, CommunicationType):
-            raise ValueError(f"communication_type must be a bluefog.torch.CommunicationType "
-                             f"member ({', '.join(t.name for t in CommunicationType)}), "
-                             f"got {value!r}")
+            raise InvalidArgumentError(f"communication_type must be a bluefog.torch.CommunicationType "
+                                       f"member ({', '.join(t.name for t in CommunicationType)}), "
+                                       f"got {value!r}")
         self._communication_type = value
 
     def _start_combine(self, tensor, name):

@@ -4,8 +4,8 @@ whatever its neighbours' latest writes are, without waiting for them."""
 
 import torch
 
-from bluefog import _bluefog
 from bluefog.torch import mpi_ops, topology, win_ops
+from bluefog.torch.errors import InvalidArgumentError
 from bluefog.torch.optimizers.wrapping import DistributedOptimizerBase
 
 
@@ -23,8 +23,8 @@ class WindowOptimizerBase(DistributedOptimizerBase):
         taken = sorted(set(self._window_names.values()) &
                        set(win_ops.get_current_created_window_names()))
         if taken:
-            raise ValueError(f"windows {taken} already exist (another window optimizer on "
-                             "this model?); give this one its own window_prefix")
+            raise InvalidArgumentError(f"windows {taken} already exist (another window optimizer on "
+                                       "this model?); give this one its own window_prefix")
         self._handles = {}
         self.dst_weights = None
         self.src_weights = None
@@ -167,9 +167,9 @@ class PushSum(WindowOptimizerBase):
             for param in params:
                 name = self._window_names[param]
                 win_ops.win_update_then_collect(name, _with_p=True)
-                param.copy_(self._scaled[param] / _bluefog.win_p(name))
+                param.copy_(self._scaled[param] / win_ops.win_associated_p(name))
 
     def _after_local_step(self):
         with torch.no_grad():
             for param, name in self._window_names.items():
-                self._scaled[param].copy_(param * _bluefog.win_p(name))
+                self._scaled[param].copy_(param * win_ops.win_associated_p(name))

@@ -16,6 +16,7 @@ import weakref
 
 import torch
 
+from bluefog.torch.errors import InvalidArgumentError
 from bluefog.torch.optimizers import passes, timeline
 from bluefog.torch.optimizers.hooks import grad_ready_hooks
 
@@ -60,8 +61,8 @@ def parameter_names(models, optimizer):
     for group_index, group in enumerate(optimizer.param_groups):
         for param in group["params"]:
             if param not in names:
-                raise ValueError(f"the optimizer's parameter of shape {tuple(param.shape)} "
-                                 f"(group {group_index}) is not a parameter of `model`")
+                raise InvalidArgumentError(f"the optimizer's parameter of shape {tuple(param.shape)} "
+                                           f"(group {group_index}) is not a parameter of `model`")
             result[param] = names[param]
     return result
 
@@ -170,8 +171,8 @@ class DistributedOptimizerBase:
     @num_steps_per_communication.setter
     def num_steps_per_communication(self, value):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"num_steps_per_communication must be an integer >= 1, "
-                             f"got {value!r}")
+            raise InvalidArgumentError(f"num_steps_per_communication must be an integer >= 1, "
+                                       f"got {value!r}")
         self._num_steps_per_communication = int(value)
 
     # ---- BlueFog 0.3's synchronize / skip_synchronize
@@ -223,8 +224,8 @@ class DistributedOptimizerBase:
         """Checks the parameters and runs the closure (its backward fires the
         hooks like a user's own); returns the closure's loss."""
         if sum(len(g["params"]) for g in self.param_groups) != len(self._names):
-            raise ValueError("the optimizer's parameters changed after it was wrapped; "
-                             "wrap it again after add_param_group")
+            raise InvalidArgumentError("the optimizer's parameters changed after it was wrapped; "
+                                       "wrap it again after add_param_group")
         if closure is None:
             return None
         with torch.enable_grad():

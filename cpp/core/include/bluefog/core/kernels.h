@@ -26,7 +26,7 @@ struct Rescale {
 // dst[i] = alpha * src[i], converting from src_type to dst_type.
 // Supported pairs: equal types (any type; alpha must be 1 for non-floating
 // types), float32 <- float16/bfloat16 and float16/bfloat16 <- float32.
-// Throws std::invalid_argument for anything else.
+// Throws InvalidArgument for anything else.
 void ScaleCopy(DataType dst_type, void* dst, DataType src_type, const void* src,
                int64_t count, double alpha);
 

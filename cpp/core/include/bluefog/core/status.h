@@ -1,5 +1,7 @@
-// Error reporting. User mistakes found on the calling thread throw
-// InvalidArgument (Python: ValueError) or Error (Python: RuntimeError).
+// Error reporting: one taxonomy from C++ to Python. User mistakes found on
+// the calling thread throw InvalidArgument (Python: bf.InvalidArgumentError,
+// a ValueError); the other kinds below subclass Error (RuntimeError), except
+// MismatchError, which is an InvalidArgument.
 // Ops that fail on the engine thread carry a Status to the waiting thread;
 // its code says which exception it becomes.
 #pragma once
@@ -25,8 +27,29 @@ class TimeoutError : public Error {
   using Error::Error;
 };
 
-// A rank the op needs failed, died or shut down (Python: bf.PeerFailureError).
+// A rank the op needs failed, died, shut down or became unreachable
+// (Python: bf.PeerFailureError).
 class PeerFailureError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Ranks disagree about an op: shape, dtype, root, topology or a setting
+// (Python: bf.MismatchError, a ValueError).
+class MismatchError : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
+};
+
+// This rank is shutting down or has shut down (Python: bf.ShutdownError).
+class ShutdownError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Neither the caller's mistake nor a peer's: a bug in bluefog, or MPI or
+// the system failing (Python: bf.InternalError).
+class InternalError : public Error {
  public:
   using Error::Error;
 };
@@ -35,10 +58,13 @@ class PeerFailureError : public Error {
 enum class StatusCode : uint8_t {
   kOk = 0,
   kInvalidArgument = 1,
-  kFailure = 2,
+  kInternal = 2,
   kTimeout = 3,
   kPeerFailure = 4,
+  kMismatch = 5,
+  kShutdown = 6,
 };
+constexpr StatusCode kLastStatusCode = StatusCode::kShutdown;
 
 class Status {
  public:
@@ -49,8 +75,14 @@ class Status {
   static Status Invalid(std::string message) {
     return Status(StatusCode::kInvalidArgument, std::move(message));
   }
-  static Status Failure(std::string message) {
-    return Status(StatusCode::kFailure, std::move(message));
+  static Status Internal(std::string message) {
+    return Status(StatusCode::kInternal, std::move(message));
+  }
+  static Status Mismatch(std::string message) {
+    return Status(StatusCode::kMismatch, std::move(message));
+  }
+  static Status Shutdown(std::string message) {
+    return Status(StatusCode::kShutdown, std::move(message));
   }
   static Status Timeout(std::string message) {
     return Status(StatusCode::kTimeout, std::move(message));

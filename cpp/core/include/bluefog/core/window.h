@@ -94,7 +94,7 @@ class Window {
 // The windows of this process, by name (thread-safe).
 class WindowRegistry {
  public:
-  // Throws std::invalid_argument if the name is taken.
+  // Throws InvalidArgument if the name is taken.
   std::shared_ptr<Window> Create(const std::string& name, TensorView tensor,
                                  std::vector<int> in_neighbors, bool zero_init);
   bool Free(const std::string& name);

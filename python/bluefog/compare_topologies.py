@@ -1,4 +1,4 @@
-"""Compare how fast the built-in topologies average: ``python -m bluefog.topology SIZE``.
+"""Compare how fast the built-in topologies average: ``python -m bluefog.compare_topologies SIZE``.
 
 Prints, for every built-in static graph and for the dynamic schedules (one-peer
 over the exponential-2 graph, inner-outer ring and exponential-2, the machine-
@@ -78,7 +78,7 @@ def table(size: int, local_size: Optional[int] = None, tolerance: float = 1e-6) 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bluefog.topology",
+        prog="python -m bluefog.compare_topologies",
         description="Compare the mixing speed of bluefog's built-in topologies.")
     parser.add_argument("size", type=int, help="number of ranks")
     parser.add_argument("--local-size", type=int, default=None,

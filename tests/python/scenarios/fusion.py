@@ -8,9 +8,9 @@ import bluefog.torch as bf
 
 bf.init()
 n, me = bf.size(), bf.rank()
-bf.barrier()
 per_peer, mpi_before = bf._message_counts()
 logical_before = sum(per_peer)
+bf.barrier()  # after the snapshot: no peer posts its ops before this rank took it
 
 bf.suspend()
 handles, expected = [], []

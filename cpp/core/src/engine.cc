@@ -2,7 +2,18 @@
 // threads' side of the engine: start, stop, submit, handles, suspend.
 #include "engine_impl.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include "bluefog/core/logging.h"
+#include "bluefog/core/mpi_transport.h"
+
 namespace bluefog {
+
+Engine::Impl::Impl()
+    : windows_(sends_, pool_),
+      stalls_(*this, ops_, sends_, peers_),
+      liveness_({*this, ops_, sends_, receiver_, windows_, stalls_, peers_}) {}
 
 void Engine::Impl::Start(const Config& config, std::unique_ptr<Transport> transport) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -93,17 +104,14 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
                             std::to_string(world_.rank) +
                             "; wait for it or choose another name");
     id.instance = posted_[id.key];
-    id.display_name = name.empty() ? std::string(OpTypeName(type)) +
-                                         ".noname." + std::to_string(id.instance)
-                                   : name;
+    id.display_name = DisplayName(type, id.key, id.instance);
     op = make(id);  // may throw for bad arguments; nothing is recorded then
     posted_[id.key]++;
     if (!name.empty()) inflight_names_.insert(name);
-    handle = next_handle_++;
     auto job = std::make_shared<Job>();
     job->op = std::shared_ptr<Op>(std::move(op));
     job->handle = std::make_shared<HandleState>();
-    handles_[handle] = job->handle;
+    handle = handles_.Add(job->handle);
     queue_.push_back(std::move(job));
   }
   cv_.notify_all();
@@ -112,44 +120,20 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
 
 std::shared_ptr<HandleState> Engine::Impl::FindHandle(int64_t handle) {
   CheckProcess("waiting for a handle");
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = handles_.find(handle);
-  if (it == handles_.end())
-    throw InvalidArgument("unknown handle " + std::to_string(handle) +
-                          " (already synchronized, or never issued)");
-  return it->second;
+  return handles_.Find(handle);
+}
+
+bool Engine::Impl::Poll(int64_t handle) {
+  auto state = FindHandle(handle);
+  std::lock_guard<std::mutex> lock(state->mutex);
+  return state->done;
 }
 
 bool Engine::Impl::WaitFor(int64_t handle, double timeout_seconds) {
   auto state = FindHandle(handle);
   CheckNotSuspended(handle, state);
   state->abandoned = false;
-  // Most ops finish within microseconds: look a few times before paying
-  // for a sleep and a wake-up.
-  for (int i = 0; i < kWaitSpins; ++i) {
-    {
-      std::lock_guard<std::mutex> lock(state->mutex);
-      if (state->done) return true;
-    }
-    std::this_thread::yield();
-  }
-  std::unique_lock<std::mutex> lock(state->mutex);
-  return state->cv.wait_for(
-      lock, std::chrono::duration<double>(timeout_seconds),
-      [&] { return state->done; });
-}
-
-Status Engine::Impl::Release(int64_t handle) {
-  auto state = FindHandle(handle);
-  {
-    std::lock_guard<std::mutex> lock(state->mutex);
-    if (!state->done)
-      throw InvalidArgument("handle " + std::to_string(handle) +
-                            " is not finished yet");
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  handles_.erase(handle);
-  return state->status;
+  return WaitDone(*state, timeout_seconds);
 }
 
 void Engine::Impl::CheckNotSuspended(int64_t handle, const std::shared_ptr<HandleState>& state) {
@@ -181,6 +165,16 @@ bool Engine::Impl::DeliverArrived(double max_wait_seconds) {
   cv_.wait_for(lock, std::chrono::duration<double>(max_wait_seconds),
                [&] { return deliveries_done_ >= ticket || state_ != State::kRunning; });
   return deliveries_done_ >= ticket;
+}
+
+bool Engine::Impl::running() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ == State::kRunning;
+}
+
+bool Engine::Impl::stopped() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ == State::kStopped;
 }
 
 void Engine::Impl::CheckRunning() const {

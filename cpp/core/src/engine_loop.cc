@@ -1,8 +1,26 @@
 // The engine thread: initialisation, the progress loop with its backoff,
-// answering DeliverArrived, and shutdown.
+// answering DeliverArrived, shutdown and abort.
 #include "engine_impl.h"
 
+#include "bluefog/core/logging.h"
+#include "bluefog/core/tensor.h"
+
 namespace bluefog {
+
+namespace {
+
+// How long the engine keeps polling (yielding the core between polls) after
+// its last progress before it starts sleeping: longer while ops are pending.
+constexpr auto kBusySpinWindow = std::chrono::microseconds(2000);
+constexpr auto kIdleSpinWindow = std::chrono::microseconds(100);
+constexpr auto kCheckPeriod = std::chrono::milliseconds(100);
+// A rank exiting on an error waits this long at most for its peers to
+// acknowledge, then this long more so that their scripts can report the
+// error before the launcher kills them.
+constexpr auto kAbortAckWait = std::chrono::seconds(2);
+constexpr auto kAbortGrace = std::chrono::milliseconds(300);
+
+}  // namespace
 
 void Engine::Impl::ThreadMain() {
   Status status;
@@ -13,7 +31,11 @@ void Engine::Impl::ThreadMain() {
   }
   if (status.ok()) {
     SetLogRank(world_.rank);
-    peers_.Reset(transport_->pids(), transport_->hosts());
+    sends_.Reset(transport_.get(), static_cast<size_t>(config_.fusion_threshold_bytes));
+    receiver_.Reset(transport_.get());
+    windows_.Reset(world_.rank);
+    stalls_.Reset(config_, world_.rank);
+    liveness_.Reset(transport_.get(), world_.rank);
     received_from_.assign(world_.size, 0);
     BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
                   << ", local rank " << world_.local_rank << " of "
@@ -34,7 +56,7 @@ void Engine::Impl::ThreadMain() {
   }
   SayGoodbye();
   for (int r = 0; r < world_.size; ++r)
-    if (r != world_.rank) CheckAlive(r);
+    if (r != world_.rank) liveness_.CheckAlive(r);
   if (!peers_.any_lost()) {
     transport_->Finalize();
   } else {
@@ -52,7 +74,7 @@ void Engine::Impl::Loop() {
     if (abort_flag_) return;
     if (stop_flag_ && !closing_sent_) {
       closing_sent_ = true;
-      TellPeers(MessageKind::kClosing, "");
+      liveness_.TellPeers(MessageKind::kClosing, "");
     }
     uint64_t wanted = deliveries_wanted_.load();
     bool progressed = StartQueued();
@@ -60,15 +82,14 @@ void Engine::Impl::Loop() {
     received |= PollReceives();
     progressed |= received;
     progressed |= PollSends();
-    progressed |= FlushOutbox();
-    if (!received && wanted > deliveries_done_relaxed_ && !WindowDataInFlight())
+    progressed |= sends_.Flush();
+    if (!received && wanted > deliveries_done_relaxed_ && !receiver_.WindowDataInFlight())
       AnswerDeliveries(wanted);
     auto now = Clock::now();
     if (now - last_check >= kCheckPeriod) {
       last_check = now;
-      CheckPeers();
-      CheckDeparted(now);
-      CheckStalls(now);
+      liveness_.Check(now);
+      stalls_.Check(now);
       if (ShutdownStuck(now, last_progress)) break;
     }
     if (progressed) {
@@ -76,8 +97,7 @@ void Engine::Impl::Loop() {
       backoff = std::chrono::microseconds(10);
       continue;
     }
-    bool busy = !active_.empty() || !sends_.empty() || !receives_.empty() ||
-                !outbox_.empty();
+    bool busy = !ops_.empty() || !sends_.empty() || !receiver_.empty();
     auto spin_window = busy ? kBusySpinWindow : kIdleSpinWindow;
     if (now - last_progress < spin_window && !stop_requested_relaxed_) {
       // Ops come in bursts: stay awake briefly after progress, even when
@@ -116,28 +136,24 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
     std::lock_guard<std::mutex> lock(mutex_);
     if (!stop_requested_) return false;
   }
-  std::vector<std::shared_ptr<Job>> stuck;
-  for (auto& entry : active_) stuck.push_back(entry.second);
-  for (auto& send : sends_)
-    for (auto& part : send.parts) stuck.push_back(part.job);
-  bool all_abandoned = !stuck.empty() &&
+  std::vector<std::shared_ptr<Job>> stuck = ops_.Active();
+  for (auto& job : sends_.Jobs()) stuck.push_back(job);
+  bool all_abandoned =
+      !stuck.empty() &&
       std::all_of(stuck.begin(), stuck.end(),
                   [](const std::shared_ptr<Job>& job) { return job->handle->abandoned.load(); });
   auto limit = std::chrono::duration<double>(config_.stall_warning_seconds);
   if (now - last_progress < limit && !all_abandoned) return false;
-  for (auto& send : sends_) transport_->Abandon(send.request);
-  for (auto& receive : receives_) transport_->Abandon(receive.request);
-  sends_.clear();
-  receives_.clear();
-  outbox_.clear();
+  sends_.TakeAll();  // their jobs are among the stuck
+  receiver_.AbandonAll();
   for (auto& job : stuck) {
-    job->op->pending_sends = 0;
-    job->op->Fail(Status::Shutdown(
-        "bluefog shut down while " + job->op->Describe() +
-        " was still waiting for ranks " + RankList(job->op->WaitingOn())));
+    job->pending_sends = 0;
+    job->op->Fail(Status::Shutdown("bluefog shut down while " + job->op->Describe() +
+                                   " was still waiting for ranks " +
+                                   ListString(job->op->WaitingOn())));
     if (!job->failure_sent) {
       job->failure_sent = true;
-      SendNotices(*job);
+      NotifyFailure(job);
     }
     MaybeComplete(job);
   }
@@ -145,8 +161,7 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
     BF_LOG(kWarning) << "shutdown gave up on " << stuck.size()
                      << " pending op(s) whose waits were interrupted";
   } else {
-    BF_LOG(kError) << "shutdown gave up on " << stuck.size()
-                   << " pending op(s) after waiting "
+    BF_LOG(kError) << "shutdown gave up on " << stuck.size() << " pending op(s) after waiting "
                    << config_.stall_warning_seconds << " s without progress";
   }
   return true;
@@ -161,6 +176,56 @@ bool Engine::Impl::StartQueued() {
   }
   for (auto& job : starting) StartJob(job);
   return true;
+}
+
+void Engine::Impl::SayGoodbye() {
+  liveness_.TellPeers(MessageKind::kGone, "");
+  sends_.DrainControl(std::chrono::seconds(1));
+}
+
+void Engine::Impl::RunAbort() {
+  aborting_ = true;
+  std::string reason;
+  bool consequence;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reason = abort_reason_;
+    consequence = abort_is_consequence_;
+  }
+  if (consequence) {
+    BF_LOG(kInfo) << "exiting on an error (" << reason << "); telling the other ranks";
+  } else {
+    BF_LOG(kError) << "exiting on an error (" << reason << "); telling the other ranks";
+  }
+  liveness_.SendAbort(reason, consequence);
+  FailEverything(Status::Shutdown("this rank is exiting on an error (" + reason + ")"));
+  auto end = Clock::now() + kAbortAckWait;
+  while (!liveness_.AwaitingAcks().empty() && Clock::now() < end) {
+    if (!PollIncoming()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    sends_.PollControl();
+  }
+  const auto& silent = liveness_.AwaitingAcks();
+  if (!silent.empty()) {
+    BF_LOG(kWarning) << "ranks " << ListString(std::vector<int>(silent.begin(), silent.end()))
+                     << " did not acknowledge this rank's exit";
+  }
+  std::this_thread::sleep_for(kAbortGrace);
+}
+
+void Engine::Impl::FailEverything(const Status& status) {
+  std::deque<std::shared_ptr<Job>> queued;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queued.swap(queue_);
+  }
+  std::vector<std::shared_ptr<Job>> jobs(queued.begin(), queued.end());
+  for (auto& job : ops_.Active()) jobs.push_back(job);
+  for (SendPart& part : sends_.TakeAll()) jobs.push_back(part.job);
+  for (auto& job : jobs) {
+    job->pending_sends = 0;
+    job->op->Fail(status);
+    MaybeComplete(job);
+  }
 }
 
 }  // namespace bluefog

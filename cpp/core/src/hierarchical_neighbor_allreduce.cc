@@ -58,14 +58,13 @@ class HierarchicalNeighborAllreduceOp : public Op {
   }
 
   void Start(OpContext& ctx) override {
-    ctx_ = &ctx;
     MessageHeader h = Header(kLocalStep);
     for (int r : local_)
       if (r != rank_) ctx.Send(r, h, input_.data, input_.bytes());
-    TryLocalAverage();
+    TryLocalAverage(ctx);
   }
 
-  void OnData(OpContext&, Arrival& a) override {
+  void OnData(OpContext& ctx, Arrival& a) override {
     if (!CheckPeer(a, input_.dtype, &input_.shape)) return;
     int32_t step = a.header.step;
     bool local = std::find(local_.begin(), local_.end(), a.src) != local_.end();
@@ -82,7 +81,7 @@ class HierarchicalNeighborAllreduceOp : public Op {
     }
     pieces.emplace(a.src, std::move(a));
     if (step == kLocalStep) {
-      TryLocalAverage();
+      TryLocalAverage(ctx);
     } else {
       CombineMachines();
     }
@@ -106,11 +105,12 @@ class HierarchicalNeighborAllreduceOp : public Op {
     return h;
   }
 
-  void TryLocalAverage() {
+  // The context is that of the current step: ops may not keep it.
+  void TryLocalAverage(OpContext& ctx) {
     if (averaged_ || local_pieces_.size() + 1 < local_.size()) return;
     averaged_ = true;
     int64_t n = input_.numel();
-    average_ = ctx_->pool().Acquire(AccBytes());
+    average_ = ctx.pool().Acquire(AccBytes());
     for (size_t i = 0; i < local_.size(); ++i) {
       const void* data = local_[i] == rank_ ? input_.data : local_pieces_.at(local_[i]).data;
       Rescale then = i + 1 == local_.size() ? Rescale::DivideBy(static_cast<double>(local_.size()))
@@ -125,9 +125,9 @@ class HierarchicalNeighborAllreduceOp : public Op {
     for (const auto& dst : dsts_) {
       MessageHeader h = Header(kMachineStep);
       h.weight = dst.second;
-      ctx_->Send(dst.first, h, average_.data(), AccBytes());
+      ctx.Send(dst.first, h, average_.data(), AccBytes());
     }
-    result_ = ctx_->pool().Acquire(AccBytes());
+    result_ = ctx.pool().Acquire(AccBytes());
     ScaleCopy(AccType(), result_.data(), AccType(), average_.data(), n, averaging_.self_weight());
     CombineMachines();
   }
@@ -146,7 +146,6 @@ class HierarchicalNeighborAllreduceOp : public Op {
   }
 
   int rank_;
-  OpContext* ctx_ = nullptr;
   TensorView input_, output_;
   std::vector<int> local_;
   RankWeights srcs_, dsts_;

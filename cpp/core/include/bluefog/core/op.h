@@ -25,6 +25,8 @@ struct Arrival {
   size_t bytes = 0;
 };
 
+// What an op sees of the engine during one of its steps (Start, OnData,
+// OnSendComplete, Conclude). Valid only for that call: ops must not keep it.
 class OpContext {
  public:
   virtual ~OpContext() = default;
@@ -92,11 +94,6 @@ class Op {
   bool CheckPeer(const Arrival& arrival, DataType dtype,
                  const std::vector<int64_t>* shape, int32_t root = -1,
                  uint32_t group = 0);
-
-  // Engine bookkeeping.
-  int pending_sends = 0;
-  std::chrono::steady_clock::time_point start_time;
-  std::chrono::steady_clock::time_point last_stall_report;
 
  private:
   OpIdentity id_;

@@ -7,13 +7,18 @@
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/mpi_transport.h"
+#include "bluefog/core/tensor.h"
 
 namespace bluefog {
 
+// The parts refer to each other: a reference to a part constructed later is
+// only used once the engine thread runs.
 Engine::Impl::Impl()
     : windows_(sends_, pool_),
-      stalls_(*this, ops_, sends_, peers_),
-      liveness_({*this, ops_, sends_, receiver_, windows_, stalls_, peers_}) {}
+      stalls_(lifecycle_, *this, ops_, sends_, peers_),
+      liveness_({lifecycle_, ops_, sends_, receiver_, windows_, stalls_, peers_}),
+      lifecycle_({ops_, names_, sends_, stalls_, liveness_, peers_, pool_}),
+      inbox_({lifecycle_, ops_, receiver_, windows_, stalls_, liveness_, peers_, pool_}) {}
 
 void Engine::Impl::Start(const Config& config, std::unique_ptr<Transport> transport) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -95,19 +100,9 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
     if (stop_requested_)
       throw ShutdownError(std::string(OpTypeName(type)) +
                           ": bluefog is shutting down on this rank; no new ops are accepted");
-    OpIdentity id;
-    id.type = type;
-    id.key = name.empty() ? std::string(1, kUnnamedKeyPrefix) + OpTypeName(type) : name;
-    if (!name.empty() && inflight_names_.count(name))
-      throw InvalidArgument(std::string(OpTypeName(type)) + ": tensor name '" +
-                            name + "' is already in use by an op in flight on rank " +
-                            std::to_string(world_.rank) +
-                            "; wait for it or choose another name");
-    id.instance = posted_[id.key];
-    id.display_name = DisplayName(type, id.key, id.instance);
+    OpIdentity id = names_.Next(type, name, world_.rank);
     op = make(id);  // may throw for bad arguments; nothing is recorded then
-    posted_[id.key]++;
-    if (!name.empty()) inflight_names_.insert(name);
+    names_.Commit(id);
     auto job = std::make_shared<Job>();
     job->op = std::shared_ptr<Op>(std::move(op));
     job->handle = std::make_shared<HandleState>();
@@ -182,6 +177,23 @@ void Engine::Impl::CheckRunning() const {
     throw ShutdownError("bluefog has been shut down; ops are no longer accepted");
   if (state_ != State::kRunning)
     throw InvalidArgument("bluefog is not initialized; call bf.init() first");
+}
+
+std::string Engine::Impl::DescribeActivity() {
+  const Job* oldest = ops_.Oldest();
+  if (oldest == nullptr) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!queue_.empty()) return "holding " + std::to_string(queue_.size()) +
+                                " queued op(s) (its engine is suspended)";
+    return "running no bluefog op (busy in its script, or waiting outside bluefog)";
+  }
+  double age = std::chrono::duration<double>(Clock::now() - oldest->start_time).count();
+  return "in " + oldest->op->Describe() + " for " + std::to_string(static_cast<int>(age)) +
+         " s, waiting for ranks " + ListString(oldest->op->WaitingOn());
+}
+
+bool Engine::Impl::HasPosted(const std::string& key, uint64_t instance) {
+  return ops_.Started(key, instance) || names_.Posted(key, instance);
 }
 
 Engine& Engine::Get() {

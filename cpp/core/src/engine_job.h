@@ -68,6 +68,10 @@ inline std::string DisplayName(const MessageHeader& h) {
   return DisplayName(h.op, h.name, h.instance);
 }
 
+// Data for an op that already succeeded without it: the sender's
+// destinations and this rank's sources disagree.
+void WarnUnconsumed(int src, const MessageHeader& h);
+
 struct OpKeyHash {
   size_t operator()(const OpKey& k) const {
     return std::hash<std::string>()(k.key) ^ (k.instance * 0x9E3779B97F4A7C15ull);

@@ -36,7 +36,8 @@ void Engine::Impl::ThreadMain() {
     windows_.Reset(world_.rank);
     stalls_.Reset(config_, world_.rank);
     liveness_.Reset(transport_.get(), world_.rank);
-    received_from_.assign(world_.size, 0);
+    lifecycle_.Reset(world_.rank, world_.size);
+    inbox_.Reset(transport_.get(), world_.size);
     BF_LOG(kInfo) << "initialised: rank " << world_.rank << " of " << world_.size
                   << ", local rank " << world_.local_rank << " of "
                   << world_.local_size << ", MPI_THREAD_MULTIPLE "
@@ -78,8 +79,8 @@ void Engine::Impl::Loop() {
     }
     uint64_t wanted = deliveries_wanted_.load();
     bool progressed = StartQueued();
-    bool received = PollIncoming();
-    received |= PollReceives();
+    bool received = inbox_.PollHeaders();
+    received |= inbox_.PollPayloads();
     progressed |= received;
     progressed |= PollSends();
     progressed |= sends_.Flush();
@@ -153,9 +154,9 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
                                    ListString(job->op->WaitingOn())));
     if (!job->failure_sent) {
       job->failure_sent = true;
-      NotifyFailure(job);
+      lifecycle_.NotifyFailure(job);
     }
-    MaybeComplete(job);
+    lifecycle_.MaybeComplete(job);
   }
   if (all_abandoned) {
     BF_LOG(kWarning) << "shutdown gave up on " << stuck.size()
@@ -167,6 +168,12 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
   return true;
 }
 
+bool Engine::Impl::PollSends() {
+  return sends_.Poll([&](SendPart& part, int dst, const std::string& error) {
+    lifecycle_.OnSent(part.job, dst, part.step, part.carries_payload, error);
+  });
+}
+
 bool Engine::Impl::StartQueued() {
   std::deque<std::shared_ptr<Job>> starting;
   {
@@ -174,7 +181,7 @@ bool Engine::Impl::StartQueued() {
     if (suspended_ || queue_.empty()) return false;
     starting.swap(queue_);
   }
-  for (auto& job : starting) StartJob(job);
+  for (auto& job : starting) lifecycle_.Start(job);
   return true;
 }
 
@@ -184,7 +191,7 @@ void Engine::Impl::SayGoodbye() {
 }
 
 void Engine::Impl::RunAbort() {
-  aborting_ = true;
+  inbox_.IgnoreAllButLifecycle();
   std::string reason;
   bool consequence;
   {
@@ -201,7 +208,7 @@ void Engine::Impl::RunAbort() {
   FailEverything(Status::Shutdown("this rank is exiting on an error (" + reason + ")"));
   auto end = Clock::now() + kAbortAckWait;
   while (!liveness_.AwaitingAcks().empty() && Clock::now() < end) {
-    if (!PollIncoming()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (!inbox_.PollHeaders()) std::this_thread::sleep_for(std::chrono::microseconds(50));
     sends_.PollControl();
   }
   const auto& silent = liveness_.AwaitingAcks();
@@ -224,7 +231,7 @@ void Engine::Impl::FailEverything(const Status& status) {
   for (auto& job : jobs) {
     job->pending_sends = 0;
     job->op->Fail(status);
-    MaybeComplete(job);
+    lifecycle_.MaybeComplete(job);
   }
 }
 

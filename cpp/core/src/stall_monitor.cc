@@ -115,8 +115,8 @@ void StallMonitor::Probe(const std::shared_ptr<Job>& job, const std::vector<int>
 void StallMonitor::Answer(int src, const MessageHeader& probe) {
   MessageHeader reply = probe;
   reply.kind = MessageKind::kProbeReply;
-  reply.flags = engine_.HasPosted(probe.name, probe.instance) ? 1 : 0;
-  reply.text = engine_.DescribeActivity();
+  reply.flags = activity_.HasPosted(probe.name, probe.instance) ? 1 : 0;
+  reply.text = activity_.DescribeActivity();
   sends_.SendControl(src, reply);
 }
 

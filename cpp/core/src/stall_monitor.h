@@ -18,8 +18,9 @@ namespace bluefog {
 
 class StallMonitor {
  public:
-  StallMonitor(EngineServices& engine, OpTable& ops, SendQueue& sends, PeerTable& peers)
-      : engine_(engine), ops_(ops), sends_(sends), peers_(peers) {}
+  StallMonitor(EngineServices& engine, RankActivity& activity, OpTable& ops, SendQueue& sends,
+               PeerTable& peers)
+      : engine_(engine), activity_(activity), ops_(ops), sends_(sends), peers_(peers) {}
   void Reset(const Config& config, int rank) {
     config_ = config;
     rank_ = rank;
@@ -56,6 +57,7 @@ class StallMonitor {
   void Report(const Probing& probe);
 
   EngineServices& engine_;
+  RankActivity& activity_;
   OpTable& ops_;
   SendQueue& sends_;
   PeerTable& peers_;

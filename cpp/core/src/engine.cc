@@ -1,5 +1,6 @@
 // The engine facade (Engine, forwarding to Engine::Impl) and the user
-// threads' side of the engine: start, stop, submit, handles, suspend.
+// threads' side of the engine: start, stop, abort, submit, handles, suspend,
+// DeliverArrived.
 #include "engine_impl.h"
 
 #include <pthread.h>
@@ -7,50 +8,40 @@
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/mpi_transport.h"
-#include "bluefog/core/tensor.h"
 
 namespace bluefog {
 
-// The parts refer to each other: a reference to a part constructed later is
-// only used once the engine thread runs.
-Engine::Impl::Impl()
-    : windows_(sends_, pool_),
-      stalls_(lifecycle_, *this, ops_, sends_, peers_),
-      liveness_({lifecycle_, ops_, sends_, receiver_, windows_, stalls_, peers_}),
-      lifecycle_({ops_, names_, sends_, stalls_, liveness_, peers_, pool_}),
-      inbox_({lifecycle_, ops_, receiver_, windows_, stalls_, liveness_, peers_, pool_}) {}
-
 void Engine::Impl::Start(const Config& config, std::unique_ptr<Transport> transport) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (state_ == State::kRunning) return;
-  if (state_ == State::kStopped)
+  std::unique_lock<std::mutex> lock(shared_.mutex);
+  if (shared_.state == State::kRunning) return;
+  if (shared_.state == State::kStopped)
     throw ShutdownError(
         "bluefog cannot be initialised again after shutdown() in the same "
         "process (MPI cannot be restarted)");
-  config_ = config;
-  transport_ = transport ? std::move(transport) : std::make_unique<MpiTransport>();
+  engine_thread_.Prepare(config,
+                         transport ? std::move(transport) : std::make_unique<MpiTransport>());
   owner_pid_ = getpid();
   static std::once_flag at_fork;
   std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, [] { g_forked = true; }); });
   SetLogLevel(config.log_level);
   SetLogHideTime(config.log_hide_time);
-  init_done_ = false;
-  thread_ = std::thread([this] { ThreadMain(); });
-  cv_.wait(lock, [this] { return init_done_; });
-  if (!init_status_.ok()) {
+  shared_.init_done = false;
+  thread_ = std::thread([this] { engine_thread_.Main(); });
+  shared_.cv.wait(lock, [this] { return shared_.init_done; });
+  if (!shared_.init_status.ok()) {
     lock.unlock();
     thread_.join();
     lock.lock();
-    state_ = State::kNew;
-    init_status_.ThrowIfError();
+    shared_.state = State::kNew;
+    shared_.init_status.ThrowIfError();
   }
-  state_ = State::kRunning;
+  shared_.state = State::kRunning;
 }
 
 void Engine::Impl::Abort(const std::string& reason, bool consequence) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    abort_is_consequence_ = consequence;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    shared_.abort_is_consequence = consequence;
   }
   StopThread(reason.empty() ? "aborted" : reason);
 }
@@ -60,25 +51,25 @@ void Engine::Impl::StopThread(const std::string& abort_reason) {
   // leaves both to the parent (its exit handlers call shutdown too).
   if (InForkedChild()) return;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ != State::kRunning) return;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    if (shared_.state != State::kRunning) return;
     if (!abort_reason.empty()) {
-      abort_reason_ = abort_reason;
-      abort_flag_ = true;
+      shared_.abort_reason = abort_reason;
+      shared_.abort_flag = true;
     }
-    if (stop_requested_ && abort_reason.empty()) {
+    if (shared_.stop_requested && abort_reason.empty()) {
       // Another thread is stopping it already; wait for that.
     } else {
-      stop_requested_ = true;
-      stop_flag_ = true;
-      suspended_ = false;
+      shared_.stop_requested = true;
+      shared_.stop_flag = true;
+      shared_.suspended = false;
     }
   }
-  cv_.notify_all();
+  shared_.cv.notify_all();
   std::lock_guard<std::mutex> join(join_mutex_);
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mutex_);
-  state_ = State::kStopped;
+  std::lock_guard<std::mutex> lock(shared_.mutex);
+  shared_.state = State::kStopped;
 }
 
 void Engine::Impl::CheckProcess(const char* what) const {
@@ -95,21 +86,21 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
   std::unique_ptr<Op> op;
   int64_t handle;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_.mutex);
     CheckRunning();
-    if (stop_requested_)
+    if (shared_.stop_requested)
       throw ShutdownError(std::string(OpTypeName(type)) +
                           ": bluefog is shutting down on this rank; no new ops are accepted");
-    OpIdentity id = names_.Next(type, name, world_.rank);
+    OpIdentity id = names_.Next(type, name, world().rank);
     op = make(id);  // may throw for bad arguments; nothing is recorded then
     names_.Commit(id);
     auto job = std::make_shared<Job>();
     job->op = std::shared_ptr<Op>(std::move(op));
     job->handle = std::make_shared<HandleState>();
     handle = handles_.Add(job->handle);
-    queue_.push_back(std::move(job));
+    shared_.queue.push_back(std::move(job));
   }
-  cv_.notify_all();
+  shared_.cv.notify_all();
   return handle;
 }
 
@@ -132,10 +123,10 @@ bool Engine::Impl::WaitFor(int64_t handle, double timeout_seconds) {
 }
 
 void Engine::Impl::CheckNotSuspended(int64_t handle, const std::shared_ptr<HandleState>& state) {
-  if (!suspended_) return;
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!suspended_) return;
-  for (const auto& job : queue_)
+  if (!shared_.suspended) return;
+  std::lock_guard<std::mutex> lock(shared_.mutex);
+  if (!shared_.suspended) return;
+  for (const auto& job : shared_.queue)
     if (job->handle == state)
       throw Error(job->op->Describe() + " (handle " + std::to_string(handle) +
                   ") cannot start: bluefog is suspended on this rank (bf.suspend()); it "
@@ -145,55 +136,39 @@ void Engine::Impl::CheckNotSuspended(int64_t handle, const std::shared_ptr<Handl
 void Engine::Impl::SetSuspended(bool suspended) {
   CheckProcess(suspended ? "suspend" : "resume");
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(shared_.mutex);
     CheckRunning();
-    suspended_ = suspended;
+    shared_.suspended = suspended;
   }
-  cv_.notify_all();
+  shared_.cv.notify_all();
 }
 
 bool Engine::Impl::DeliverArrived(double max_wait_seconds) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  if (state_ != State::kRunning || InForkedChild()) return false;
-  uint64_t ticket = ++deliveries_wanted_;
-  cv_.notify_all();
-  cv_.wait_for(lock, std::chrono::duration<double>(max_wait_seconds),
-               [&] { return deliveries_done_ >= ticket || state_ != State::kRunning; });
-  return deliveries_done_ >= ticket;
+  std::unique_lock<std::mutex> lock(shared_.mutex);
+  if (shared_.state != State::kRunning || InForkedChild()) return false;
+  uint64_t ticket = ++shared_.deliveries_wanted;
+  shared_.cv.notify_all();
+  shared_.cv.wait_for(lock, std::chrono::duration<double>(max_wait_seconds), [&] {
+    return shared_.deliveries_done >= ticket || shared_.state != State::kRunning;
+  });
+  return shared_.deliveries_done >= ticket;
 }
 
 bool Engine::Impl::running() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return state_ == State::kRunning;
+  std::lock_guard<std::mutex> lock(shared_.mutex);
+  return shared_.state == State::kRunning;
 }
 
 bool Engine::Impl::stopped() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return state_ == State::kStopped;
+  std::lock_guard<std::mutex> lock(shared_.mutex);
+  return shared_.state == State::kStopped;
 }
 
 void Engine::Impl::CheckRunning() const {
-  if (state_ == State::kStopped)
+  if (shared_.state == State::kStopped)
     throw ShutdownError("bluefog has been shut down; ops are no longer accepted");
-  if (state_ != State::kRunning)
+  if (shared_.state != State::kRunning)
     throw InvalidArgument("bluefog is not initialized; call bf.init() first");
-}
-
-std::string Engine::Impl::DescribeActivity() {
-  const Job* oldest = ops_.Oldest();
-  if (oldest == nullptr) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!queue_.empty()) return "holding " + std::to_string(queue_.size()) +
-                                " queued op(s) (its engine is suspended)";
-    return "running no bluefog op (busy in its script, or waiting outside bluefog)";
-  }
-  double age = std::chrono::duration<double>(Clock::now() - oldest->start_time).count();
-  return "in " + oldest->op->Describe() + " for " + std::to_string(static_cast<int>(age)) +
-         " s, waiting for ranks " + ListString(oldest->op->WaitingOn());
-}
-
-bool Engine::Impl::HasPosted(const std::string& key, uint64_t instance) {
-  return ops_.Started(key, instance) || names_.Posted(key, instance);
 }
 
 Engine& Engine::Get() {

@@ -1,6 +1,8 @@
 // The engine thread: initialisation, the progress loop with its backoff,
-// answering DeliverArrived, shutdown and abort.
-#include "engine_impl.h"
+// answering DeliverArrived, shutdown and abort; answering peers' probes.
+#include "engine_thread.h"
+
+#include <thread>
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
@@ -22,7 +24,18 @@ constexpr auto kAbortGrace = std::chrono::milliseconds(300);
 
 }  // namespace
 
-void Engine::Impl::ThreadMain() {
+// The parts refer to each other: a reference to a part constructed later is
+// only used once the thread runs.
+EngineThread::EngineThread(EngineShared& shared, OpNames& names)
+    : shared_(shared),
+      names_(names),
+      windows_(sends_, pool_),
+      stalls_(lifecycle_, *this, ops_, sends_, peers_),
+      liveness_({lifecycle_, ops_, sends_, receiver_, windows_, stalls_, peers_}),
+      lifecycle_({ops_, names_, sends_, stalls_, liveness_, peers_, pool_}),
+      inbox_({lifecycle_, ops_, receiver_, windows_, stalls_, liveness_, peers_, pool_}) {}
+
+void EngineThread::Main() {
   Status status;
   try {
     status = transport_->Init(config_, &world_);
@@ -44,14 +57,14 @@ void Engine::Impl::ThreadMain() {
                   << (world_.mpi_threads_supported ? "yes" : "no");
   }
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    init_status_ = status;
-    init_done_ = true;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    shared_.init_status = status;
+    shared_.init_done = true;
   }
-  cv_.notify_all();
+  shared_.cv.notify_all();
   if (!status.ok()) return;
   Loop();
-  if (abort_flag_) {
+  if (shared_.abort_flag) {
     RunAbort();
     return;  // no MPI_Finalize: it would wait for every other rank
   }
@@ -65,26 +78,26 @@ void Engine::Impl::ThreadMain() {
   }
 }
 
-void Engine::Impl::Loop() {
+void EngineThread::Loop() {
   auto last_progress = Clock::now();
   auto last_check = last_progress;
   auto backoff = std::chrono::microseconds(10);
   const auto max_sleep = std::chrono::microseconds(
       std::max<int64_t>(10, static_cast<int64_t>(config_.cycle_time_ms * 1000)));
   while (true) {
-    if (abort_flag_) return;
-    if (stop_flag_ && !closing_sent_) {
+    if (shared_.abort_flag) return;
+    if (shared_.stop_flag && !closing_sent_) {
       closing_sent_ = true;
       liveness_.TellPeers(MessageKind::kClosing, "");
     }
-    uint64_t wanted = deliveries_wanted_.load();
+    uint64_t wanted = shared_.deliveries_wanted.load();
     bool progressed = StartQueued();
     bool received = inbox_.PollHeaders();
     received |= inbox_.PollPayloads();
     progressed |= received;
     progressed |= PollSends();
     progressed |= sends_.Flush();
-    if (!received && wanted > deliveries_done_relaxed_ && !receiver_.WindowDataInFlight())
+    if (!received && wanted > deliveries_answered_ && !receiver_.WindowDataInFlight())
       AnswerDeliveries(wanted);
     auto now = Clock::now();
     if (now - last_check >= kCheckPeriod) {
@@ -100,7 +113,7 @@ void Engine::Impl::Loop() {
     }
     bool busy = !ops_.empty() || !sends_.empty() || !receiver_.empty();
     auto spin_window = busy ? kBusySpinWindow : kIdleSpinWindow;
-    if (now - last_progress < spin_window && !stop_requested_relaxed_) {
+    if (now - last_progress < spin_window && !stop_seen_) {
       // Ops come in bursts: stay awake briefly after progress, even when
       // idle, so the next op needs no wake-up. Yield rather than burn:
       // with more ranks than cores the peer we wait for may need this core.
@@ -108,34 +121,34 @@ void Engine::Impl::Loop() {
       continue;
     }
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      stop_requested_relaxed_ = stop_requested_;
-      if (stop_requested_ && queue_.empty() && !busy) break;
+      std::unique_lock<std::mutex> lock(shared_.mutex);
+      stop_seen_ = shared_.stop_requested;
+      if (shared_.stop_requested && shared_.queue.empty() && !busy) break;
       // Idle engines back off too: a neighbour's window put often comes
       // soon after the last message, and its sender waits for the reply.
       auto sleep = std::min<std::chrono::microseconds>(backoff, max_sleep);
-      cv_.wait_for(lock, sleep, [&] {
-        return (!queue_.empty() && !suspended_) || stop_requested_ ||
-               deliveries_wanted_.load() > deliveries_done_;
+      shared_.cv.wait_for(lock, sleep, [&] {
+        return (!shared_.queue.empty() && !shared_.suspended) || shared_.stop_requested ||
+               shared_.deliveries_wanted.load() > shared_.deliveries_done;
       });
     }
     backoff = std::min<std::chrono::microseconds>(backoff * 2, max_sleep);
   }
 }
 
-void Engine::Impl::AnswerDeliveries(uint64_t wanted) {
+void EngineThread::AnswerDeliveries(uint64_t wanted) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    deliveries_done_ = wanted;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    shared_.deliveries_done = wanted;
   }
-  deliveries_done_relaxed_ = wanted;
-  cv_.notify_all();
+  deliveries_answered_ = wanted;
+  shared_.cv.notify_all();
 }
 
-bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_progress) {
+bool EngineThread::ShutdownStuck(Clock::time_point now, Clock::time_point last_progress) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!stop_requested_) return false;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    if (!shared_.stop_requested) return false;
   }
   std::vector<std::shared_ptr<Job>> stuck = ops_.Active();
   for (auto& job : sends_.Jobs()) stuck.push_back(job);
@@ -168,36 +181,36 @@ bool Engine::Impl::ShutdownStuck(Clock::time_point now, Clock::time_point last_p
   return true;
 }
 
-bool Engine::Impl::PollSends() {
+bool EngineThread::PollSends() {
   return sends_.Poll([&](SendPart& part, int dst, const std::string& error) {
     lifecycle_.OnSent(part.job, dst, part.step, part.carries_payload, error);
   });
 }
 
-bool Engine::Impl::StartQueued() {
+bool EngineThread::StartQueued() {
   std::deque<std::shared_ptr<Job>> starting;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (suspended_ || queue_.empty()) return false;
-    starting.swap(queue_);
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    if (shared_.suspended || shared_.queue.empty()) return false;
+    starting.swap(shared_.queue);
   }
   for (auto& job : starting) lifecycle_.Start(job);
   return true;
 }
 
-void Engine::Impl::SayGoodbye() {
+void EngineThread::SayGoodbye() {
   liveness_.TellPeers(MessageKind::kGone, "");
   sends_.DrainControl(std::chrono::seconds(1));
 }
 
-void Engine::Impl::RunAbort() {
+void EngineThread::RunAbort() {
   inbox_.IgnoreAllButLifecycle();
   std::string reason;
   bool consequence;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    reason = abort_reason_;
-    consequence = abort_is_consequence_;
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    reason = shared_.abort_reason;
+    consequence = shared_.abort_is_consequence;
   }
   if (consequence) {
     BF_LOG(kInfo) << "exiting on an error (" << reason << "); telling the other ranks";
@@ -219,11 +232,11 @@ void Engine::Impl::RunAbort() {
   std::this_thread::sleep_for(kAbortGrace);
 }
 
-void Engine::Impl::FailEverything(const Status& status) {
+void EngineThread::FailEverything(const Status& status) {
   std::deque<std::shared_ptr<Job>> queued;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    queued.swap(queue_);
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    queued.swap(shared_.queue);
   }
   std::vector<std::shared_ptr<Job>> jobs(queued.begin(), queued.end());
   for (auto& job : ops_.Active()) jobs.push_back(job);
@@ -233,6 +246,24 @@ void Engine::Impl::FailEverything(const Status& status) {
     job->op->Fail(status);
     lifecycle_.MaybeComplete(job);
   }
+}
+
+std::string EngineThread::DescribeActivity() {
+  const Job* oldest = ops_.Oldest();
+  if (oldest == nullptr) {
+    std::lock_guard<std::mutex> lock(shared_.mutex);
+    if (!shared_.queue.empty())
+      return "holding " + std::to_string(shared_.queue.size()) +
+             " queued op(s) (its engine is suspended)";
+    return "running no bluefog op (busy in its script, or waiting outside bluefog)";
+  }
+  double age = std::chrono::duration<double>(Clock::now() - oldest->start_time).count();
+  return "in " + oldest->op->Describe() + " for " + std::to_string(static_cast<int>(age)) +
+         " s, waiting for ranks " + ListString(oldest->op->WaitingOn());
+}
+
+bool EngineThread::HasPosted(const std::string& key, uint64_t instance) {
+  return ops_.Started(key, instance) || names_.Posted(key, instance);
 }
 
 }  // namespace bluefog

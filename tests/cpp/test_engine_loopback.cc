@@ -17,58 +17,7 @@
 namespace bluefog {
 namespace {
 
-const uint64_t kSeeds[] = {1, 2, 3};
-
-TensorView View(std::vector<float>& v, std::vector<int64_t> shape = {}) {
-  if (shape.empty()) shape = {static_cast<int64_t>(v.size())};
-  return TensorView{v.data(), DataType::kFloat32, std::move(shape)};
-}
-
-std::vector<int> AllRanks(int size) {
-  std::vector<int> ranks(size);
-  for (int r = 0; r < size; ++r) ranks[r] = r;
-  return ranks;
-}
-
-// The ring's neighbours of `rank`, each once and never itself.
-std::vector<int> RingNeighbors(int rank, int size) {
-  std::set<int> peers = {(rank + size - 1) % size, (rank + 1) % size};
-  peers.erase(rank);
-  return {peers.begin(), peers.end()};
-}
-
-RankWeights Uniform(const std::vector<int>& ranks, double weight) {
-  RankWeights weights;
-  for (int r : ranks) weights.emplace_back(r, weight);
-  return weights;
-}
-
-void ExpectOk(const Status& status, int rank) {
-  EXPECT_TRUE(status.ok()) << "rank " << rank << ": " << status.message();
-}
-
-class EngineLoopback : public ::testing::TestWithParam<int> {
- protected:
-  int size() const { return GetParam(); }
-  // Runs body on a fresh world for each seed.
-  void ForEachSeed(const std::function<void(int, Engine&)>& body, int local_size = 0,
-                   Config config = LoopbackTestConfig()) {
-    for (uint64_t seed : kSeeds) {
-      SCOPED_TRACE("seed " + std::to_string(seed));
-      LoopbackWorld world(size(), seed, local_size, config);
-      world.Run(body);
-    }
-  }
-};
-
-Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& data,
-                 bool average) {
-  const WorldInfo& w = engine.world();
-  TensorView view = View(data);
-  return RunOp(engine, OpType::kAllreduce, name, [&](OpIdentity id) {
-    return MakeAllreduceOp(std::move(id), w.rank, view, view, average, AllRanks(w.size));
-  });
-}
+class EngineLoopback : public LoopbackTest {};
 
 TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
   const int n = size();
@@ -246,13 +195,6 @@ TEST_P(EngineLoopback, HierarchicalNeighborAllreduceOverEmulatedMachines) {
       local);
 }
 
-Status Barrier(Engine& engine) {
-  const WorldInfo& w = engine.world();
-  return RunOp(engine, OpType::kBarrier, "", [&](OpIdentity id) {
-    return MakeBarrierOp(std::move(id), w.rank, AllRanks(w.size));
-  });
-}
-
 TEST_P(EngineLoopback, WindowPutThenUpdateAveragesTheNeighbours) {
   const int n = size();
   ForEachSeed([&](int rank, Engine& engine) {
@@ -392,10 +334,7 @@ TEST(EngineDelivery, StoppedEngineDoesNotWait) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, EngineLoopback, ::testing::Values(1, 2, 3, 4),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return std::to_string(info.param);
-                         });
+BLUEFOG_LOOPBACK_RANKS(EngineLoopback);
 
 }  // namespace
 }  // namespace bluefog

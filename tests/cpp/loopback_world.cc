@@ -36,8 +36,8 @@ LoopbackWorld::LoopbackWorld(int size, uint64_t seed, int local_size, Config con
 LoopbackWorld::LoopbackWorld(const LoopbackOptions& options, Config config)
     : fabric_(std::make_shared<LoopbackFabric>(options)) {
   label_ = std::to_string(options.size) + " ranks, seed " + std::to_string(options.seed);
-  if (options.rendezvous_share != LoopbackOptions().rendezvous_share)
-    label_ += ", rendezvous share " + std::to_string(options.rendezvous_share);
+  if (options.rendezvous_share == 0) label_ += ", payloads copied at send";
+  if (options.rendezvous_share == 1) label_ += ", payloads read at delivery";
   if (options.completion_lag.count() != 0)
     label_ += ", completion lag " + std::to_string(options.completion_lag.count()) + " us";
   for (int r = 0; r < options.size; ++r) {

@@ -40,48 +40,6 @@ TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
   });
 }
 
-TEST_P(EngineLoopback, BroadcastFromEveryRoot) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    for (int root = 0; root < n; ++root) {
-      std::vector<float> data(3000, float(rank == root ? root + 1 : -1));
-      TensorView view = View(data);
-      ExpectOk(RunOp(engine, OpType::kBroadcast, "bc." + std::to_string(root),
-                     [&](OpIdentity id) {
-                       return MakeBroadcastOp(std::move(id), rank, view, view, root,
-                                              AllRanks(n));
-                     }),
-               rank);
-      EXPECT_EQ(data, std::vector<float>(3000, float(root + 1))) << "rank " << rank;
-    }
-  });
-}
-
-TEST_P(EngineLoopback, AllgatherConcatenatesDifferingFirstDimensions) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    // Rank r gives r rows of 2: rank 0 contributes nothing.
-    std::vector<float> input(rank * 2, float(rank));
-    std::vector<float> output;
-    std::vector<int64_t> output_shape;
-    TensorView view = View(input, {rank, 2});
-    OutputAllocator allocate = [&](const std::vector<int64_t>& shape) {
-      output_shape = shape;
-      output.resize(shape[0] * shape[1]);
-      return static_cast<void*>(output.data());
-    };
-    ExpectOk(RunOp(engine, OpType::kAllgather, "ag",
-                   [&](OpIdentity id) {
-                     return MakeAllgatherOp(std::move(id), rank, view, allocate, AllRanks(n));
-                   }),
-             rank);
-    std::vector<float> expected;
-    for (int r = 0; r < n; ++r) expected.insert(expected.end(), r * 2, float(r));
-    EXPECT_EQ(output_shape, (std::vector<int64_t>{n * (n - 1) / 2, 2}));
-    EXPECT_EQ(output, expected) << "rank " << rank;
-  });
-}
-
 TEST_P(EngineLoopback, BarriersComplete) {
   const int n = size();
   ForEachSeed([&](int rank, Engine& engine) {

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "bluefog/core/collectives.h"
+#include "bluefog/core/window_ops.h"
 
 namespace bluefog {
 
@@ -145,6 +146,24 @@ Status Barrier(Engine& engine, std::vector<int> group) {
   return RunOp(engine, OpType::kBarrier, "", [&](OpIdentity id) {
     return MakeBarrierOp(std::move(id), rank, group);
   });
+}
+
+Status WindowPut(Engine& engine, std::shared_ptr<Window> window, RankWeights peers,
+                 TensorView payload) {
+  WindowOpArgs args;
+  args.window = std::move(window);
+  args.peers = std::move(peers);
+  args.payload = std::move(payload);
+  const std::string key = std::string(1, kPrivateKeyPrefix) + "win_put." + args.window->name();
+  return RunOp(engine, OpType::kWinPut, key,
+               [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); });
+}
+
+bool WaitUntil(const std::function<bool()>& done, double seconds) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done() && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  return done();
 }
 
 void LoopbackTest::ForEachSeed(const std::function<void(int, Engine&)>& body, int local_size,

@@ -75,6 +75,12 @@ Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& da
 Status Broadcast(Engine& engine, const std::string& name, TensorView input, TensorView output,
                  int root, std::vector<int> group = {});
 Status Barrier(Engine& engine, std::vector<int> group = {});
+// Puts `payload` into the peers' copies of `window`.
+Status WindowPut(Engine& engine, std::shared_ptr<Window> window, RankWeights peers,
+                 TensorView payload);
+
+// Polls `done` until it holds or `seconds` have passed; returns it.
+bool WaitUntil(const std::function<bool()>& done, double seconds = 10);
 
 // A test per number of ranks (GetParam()).
 class LoopbackTest : public ::testing::TestWithParam<int> {

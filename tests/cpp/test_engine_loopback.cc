@@ -6,12 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <set>
 #include <thread>
 
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/neighbor_ops.h"
-#include "bluefog/core/window_ops.h"
 #include "loopback_world.h"
 
 namespace bluefog {
@@ -37,16 +35,6 @@ TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
         }
       }
     }
-  });
-}
-
-TEST_P(EngineLoopback, BarriersComplete) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    for (int i = 0; i < 5; ++i)
-      ExpectOk(RunOp(engine, OpType::kBarrier, "",
-                     [&](OpIdentity id) { return MakeBarrierOp(std::move(id), rank, AllRanks(n)); }),
-               rank);
   });
 }
 
@@ -161,13 +149,7 @@ TEST_P(EngineLoopback, WindowPutThenUpdateAveragesTheNeighbours) {
     std::vector<float> tensor(6, k1 * (rank + 1));
     auto window = engine.Windows().Create("w", View(tensor), peers, true);
     ExpectOk(Barrier(engine), rank);
-    WindowOpArgs args;
-    args.window = window;
-    args.peers = Uniform(peers, 1.0);
-    args.payload = View(tensor);
-    ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
-                   [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
-             rank);
+    ExpectOk(WindowPut(engine, window, Uniform(peers, 1.0), View(tensor)), rank);
     ExpectOk(Barrier(engine), rank);
     window->Update(1.0 / k1, Uniform(peers, 1.0 / k1), false, false, tensor.data());
     float ranks_sum = rank + 1;
@@ -237,31 +219,19 @@ TEST(EngineDelivery, WindowReadAppliesAPutThatReachedASleepingEngine) {
   config.cycle_time_ms = 60000;
   LoopbackWorld world(options, config);
   std::atomic<bool> owner_asleep{false};
-  auto wait_until = [](const std::function<bool()>& done) {
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < give_up)
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    return done();
-  };
   world.Run([&](int rank, Engine& engine) {
     std::vector<float> tensor(4, float(rank));
     auto window = engine.Windows().Create("w", View(tensor), {1 - rank}, true);
     ExpectOk(Barrier(engine), rank);
     if (rank == 0) {
-      ASSERT_TRUE(wait_until([&] { return owner_asleep.load(); }));
+      ASSERT_TRUE(WaitUntil([&] { return owner_asleep.load(); }));
       std::vector<float> sent(4, 7.0f);
-      WindowOpArgs args;
-      args.window = window;
-      args.peers = {{1, 1.0}};
-      args.payload = View(sent);
-      ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
-                     [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
-               rank);
+      ExpectOk(WindowPut(engine, window, {{1, 1.0}}, View(sent)), rank);
     } else {
       // Idle this long, the engine's backoff has reached sleeps of ~100 ms.
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       owner_asleep = true;
-      ASSERT_TRUE(wait_until([&] { return world.fabric().HeadersWaiting(1) > 0; }));
+      ASSERT_TRUE(WaitUntil([&] { return world.fabric().HeadersWaiting(1) > 0; }));
       EXPECT_TRUE(engine.DeliverArrived(10));
       window->Update(0.0, {{0, 1.0}}, false, false, tensor.data());
       EXPECT_EQ(tensor, std::vector<float>(4, 7.0f));

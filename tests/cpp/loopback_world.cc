@@ -112,18 +112,25 @@ TensorView View(std::vector<char>& bytes, DataType dtype, std::vector<int64_t> s
 }
 
 namespace {
-std::vector<int> GroupOrAll(std::vector<int> group, const Engine& engine) {
-  return group.empty() ? AllRanks(engine.world().size) : group;
+// Allreduce (option: average), broadcast (option: the root) or barrier over
+// `group`, empty for every rank.
+Status RunCollective(Engine& engine, OpType type, const std::string& name, TensorView input,
+                     TensorView output, int option, std::vector<int> group) {
+  if (group.empty()) group = AllRanks(engine.world().size);
+  const int rank = engine.world().rank;
+  return RunOp(engine, type, name, [&](OpIdentity id) {
+    if (type == OpType::kAllreduce)
+      return MakeAllreduceOp(std::move(id), rank, input, output, option != 0, group);
+    if (type == OpType::kBroadcast)
+      return MakeBroadcastOp(std::move(id), rank, input, output, option, group);
+    return MakeBarrierOp(std::move(id), rank, group);
+  });
 }
 }  // namespace
 
 Status Allreduce(Engine& engine, const std::string& name, TensorView input, TensorView output,
                  bool average, std::vector<int> group) {
-  group = GroupOrAll(std::move(group), engine);
-  int rank = engine.world().rank;
-  return RunOp(engine, OpType::kAllreduce, name, [&](OpIdentity id) {
-    return MakeAllreduceOp(std::move(id), rank, input, output, average, group);
-  });
+  return RunCollective(engine, OpType::kAllreduce, name, input, output, average, group);
 }
 
 Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& data,
@@ -133,19 +140,11 @@ Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& da
 
 Status Broadcast(Engine& engine, const std::string& name, TensorView input, TensorView output,
                  int root, std::vector<int> group) {
-  group = GroupOrAll(std::move(group), engine);
-  int rank = engine.world().rank;
-  return RunOp(engine, OpType::kBroadcast, name, [&](OpIdentity id) {
-    return MakeBroadcastOp(std::move(id), rank, input, output, root, group);
-  });
+  return RunCollective(engine, OpType::kBroadcast, name, input, output, root, group);
 }
 
 Status Barrier(Engine& engine, std::vector<int> group) {
-  group = GroupOrAll(std::move(group), engine);
-  int rank = engine.world().rank;
-  return RunOp(engine, OpType::kBarrier, "", [&](OpIdentity id) {
-    return MakeBarrierOp(std::move(id), rank, group);
-  });
+  return RunCollective(engine, OpType::kBarrier, "", {}, {}, 0, group);
 }
 
 Status WindowPut(Engine& engine, std::shared_ptr<Window> window, RankWeights peers,

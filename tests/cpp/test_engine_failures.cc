@@ -50,7 +50,7 @@ TEST_P(EngineFailures, AbortFailsThePeersOps) {
     auto start = std::chrono::steady_clock::now();
     ExpectFailure(Allreduce(engine, "later", data, false), StatusCode::kPeerFailure, reason,
                   "an allreduce posted after the abort");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // not the deadline
     std::vector<float> mine(100, float(rank + 1));
     ExpectOk(Allreduce(engine, "survivors", View(mine), View(mine), false, survivors), rank);
     EXPECT_EQ(mine, std::vector<float>(100, float(n * (n - 1) / 2)));
@@ -64,8 +64,13 @@ TEST_P(EngineFailures, ShutdownWithoutPostingFailsThePeersOps) {
   ForEachSeed([&](int rank, Engine& engine) {
     if (rank != n - 1) {
       std::vector<float> data(10, 1.0f);
-      ExpectFailure(Allreduce(engine, "never.posted", data, false), StatusCode::kPeerFailure,
-                    "without posting allreduce 'never.posted'", "the allreduce");
+      Status status = Allreduce(engine, "never.posted", data, false);
+      // "is shutting down without having posted" or "has shut down ...
+      // without posting", depending on how far it got.
+      ExpectFailure(status, StatusCode::kPeerFailure, "allreduce 'never.posted'", "the allreduce");
+      EXPECT_NE(status.message().find("rank " + std::to_string(n - 1) + " (pid"),
+                std::string::npos)
+          << status.message();
     }
     engine.Stop();  // the leaving rank's goodbye waits for the others'
   }, 0, QuietConfig());

@@ -6,69 +6,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <set>
 #include <thread>
 
 #include "bluefog/core/collectives.h"
 #include "bluefog/core/neighbor_ops.h"
-#include "bluefog/core/window_ops.h"
 #include "loopback_world.h"
 
 namespace bluefog {
 namespace {
 
-const uint64_t kSeeds[] = {1, 2, 3};
-
-TensorView View(std::vector<float>& v, std::vector<int64_t> shape = {}) {
-  if (shape.empty()) shape = {static_cast<int64_t>(v.size())};
-  return TensorView{v.data(), DataType::kFloat32, std::move(shape)};
-}
-
-std::vector<int> AllRanks(int size) {
-  std::vector<int> ranks(size);
-  for (int r = 0; r < size; ++r) ranks[r] = r;
-  return ranks;
-}
-
-// The ring's neighbours of `rank`, each once and never itself.
-std::vector<int> RingNeighbors(int rank, int size) {
-  std::set<int> peers = {(rank + size - 1) % size, (rank + 1) % size};
-  peers.erase(rank);
-  return {peers.begin(), peers.end()};
-}
-
-RankWeights Uniform(const std::vector<int>& ranks, double weight) {
-  RankWeights weights;
-  for (int r : ranks) weights.emplace_back(r, weight);
-  return weights;
-}
-
-void ExpectOk(const Status& status, int rank) {
-  EXPECT_TRUE(status.ok()) << "rank " << rank << ": " << status.message();
-}
-
-class EngineLoopback : public ::testing::TestWithParam<int> {
- protected:
-  int size() const { return GetParam(); }
-  // Runs body on a fresh world for each seed.
-  void ForEachSeed(const std::function<void(int, Engine&)>& body, int local_size = 0,
-                   Config config = LoopbackTestConfig()) {
-    for (uint64_t seed : kSeeds) {
-      SCOPED_TRACE("seed " + std::to_string(seed));
-      LoopbackWorld world(size(), seed, local_size, config);
-      world.Run(body);
-    }
-  }
-};
-
-Status Allreduce(Engine& engine, const std::string& name, std::vector<float>& data,
-                 bool average) {
-  const WorldInfo& w = engine.world();
-  TensorView view = View(data);
-  return RunOp(engine, OpType::kAllreduce, name, [&](OpIdentity id) {
-    return MakeAllreduceOp(std::move(id), w.rank, view, view, average, AllRanks(w.size));
-  });
-}
+class EngineLoopback : public LoopbackTest {};
 
 TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
   const int n = size();
@@ -88,58 +35,6 @@ TEST_P(EngineLoopback, AllreduceSumAndAverageExactOnBothPaths) {
         }
       }
     }
-  });
-}
-
-TEST_P(EngineLoopback, BroadcastFromEveryRoot) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    for (int root = 0; root < n; ++root) {
-      std::vector<float> data(3000, float(rank == root ? root + 1 : -1));
-      TensorView view = View(data);
-      ExpectOk(RunOp(engine, OpType::kBroadcast, "bc." + std::to_string(root),
-                     [&](OpIdentity id) {
-                       return MakeBroadcastOp(std::move(id), rank, view, view, root,
-                                              AllRanks(n));
-                     }),
-               rank);
-      EXPECT_EQ(data, std::vector<float>(3000, float(root + 1))) << "rank " << rank;
-    }
-  });
-}
-
-TEST_P(EngineLoopback, AllgatherConcatenatesDifferingFirstDimensions) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    // Rank r gives r rows of 2: rank 0 contributes nothing.
-    std::vector<float> input(rank * 2, float(rank));
-    std::vector<float> output;
-    std::vector<int64_t> output_shape;
-    TensorView view = View(input, {rank, 2});
-    OutputAllocator allocate = [&](const std::vector<int64_t>& shape) {
-      output_shape = shape;
-      output.resize(shape[0] * shape[1]);
-      return static_cast<void*>(output.data());
-    };
-    ExpectOk(RunOp(engine, OpType::kAllgather, "ag",
-                   [&](OpIdentity id) {
-                     return MakeAllgatherOp(std::move(id), rank, view, allocate, AllRanks(n));
-                   }),
-             rank);
-    std::vector<float> expected;
-    for (int r = 0; r < n; ++r) expected.insert(expected.end(), r * 2, float(r));
-    EXPECT_EQ(output_shape, (std::vector<int64_t>{n * (n - 1) / 2, 2}));
-    EXPECT_EQ(output, expected) << "rank " << rank;
-  });
-}
-
-TEST_P(EngineLoopback, BarriersComplete) {
-  const int n = size();
-  ForEachSeed([&](int rank, Engine& engine) {
-    for (int i = 0; i < 5; ++i)
-      ExpectOk(RunOp(engine, OpType::kBarrier, "",
-                     [&](OpIdentity id) { return MakeBarrierOp(std::move(id), rank, AllRanks(n)); }),
-               rank);
   });
 }
 
@@ -246,13 +141,6 @@ TEST_P(EngineLoopback, HierarchicalNeighborAllreduceOverEmulatedMachines) {
       local);
 }
 
-Status Barrier(Engine& engine) {
-  const WorldInfo& w = engine.world();
-  return RunOp(engine, OpType::kBarrier, "", [&](OpIdentity id) {
-    return MakeBarrierOp(std::move(id), w.rank, AllRanks(w.size));
-  });
-}
-
 TEST_P(EngineLoopback, WindowPutThenUpdateAveragesTheNeighbours) {
   const int n = size();
   ForEachSeed([&](int rank, Engine& engine) {
@@ -261,13 +149,7 @@ TEST_P(EngineLoopback, WindowPutThenUpdateAveragesTheNeighbours) {
     std::vector<float> tensor(6, k1 * (rank + 1));
     auto window = engine.Windows().Create("w", View(tensor), peers, true);
     ExpectOk(Barrier(engine), rank);
-    WindowOpArgs args;
-    args.window = window;
-    args.peers = Uniform(peers, 1.0);
-    args.payload = View(tensor);
-    ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
-                   [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
-             rank);
+    ExpectOk(WindowPut(engine, window, Uniform(peers, 1.0), View(tensor)), rank);
     ExpectOk(Barrier(engine), rank);
     window->Update(1.0 / k1, Uniform(peers, 1.0 / k1), false, false, tensor.data());
     float ranks_sum = rank + 1;
@@ -309,19 +191,6 @@ TEST_P(EngineLoopback, NamedOpsIssuedInDifferentOrders) {
   });
 }
 
-TEST_P(EngineLoopback, ShapeMismatchFailsOnEveryRank) {
-  const int n = size();
-  if (n < 2) GTEST_SKIP() << "needs two ranks to disagree";
-  ForEachSeed([&](int rank, Engine& engine) {
-    std::vector<float> data(rank == 0 ? 4 : 5, 1.0f);
-    Status status = Allreduce(engine, "mismatch", data, false);
-    EXPECT_FALSE(status.ok()) << "rank " << rank;
-    EXPECT_NE(status.message().find("mismatch"), std::string::npos) << status.message();
-    // The rank that detects it and the ranks it tells report the same kind.
-    EXPECT_EQ(status.code(), StatusCode::kMismatch) << "rank " << rank;
-  });
-}
-
 TEST_P(EngineLoopback, DeadlineFailsAnOpOneRankNeverPosts) {
   const int n = size();
   if (n < 2) GTEST_SKIP() << "needs a rank that does not post";
@@ -350,31 +219,19 @@ TEST(EngineDelivery, WindowReadAppliesAPutThatReachedASleepingEngine) {
   config.cycle_time_ms = 60000;
   LoopbackWorld world(options, config);
   std::atomic<bool> owner_asleep{false};
-  auto wait_until = [](const std::function<bool()>& done) {
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < give_up)
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    return done();
-  };
   world.Run([&](int rank, Engine& engine) {
     std::vector<float> tensor(4, float(rank));
     auto window = engine.Windows().Create("w", View(tensor), {1 - rank}, true);
     ExpectOk(Barrier(engine), rank);
     if (rank == 0) {
-      ASSERT_TRUE(wait_until([&] { return owner_asleep.load(); }));
+      ASSERT_TRUE(WaitUntil([&] { return owner_asleep.load(); }));
       std::vector<float> sent(4, 7.0f);
-      WindowOpArgs args;
-      args.window = window;
-      args.peers = {{1, 1.0}};
-      args.payload = View(sent);
-      ExpectOk(RunOp(engine, OpType::kWinPut, "\x02win_put.w",
-                     [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); }),
-               rank);
+      ExpectOk(WindowPut(engine, window, {{1, 1.0}}, View(sent)), rank);
     } else {
       // Idle this long, the engine's backoff has reached sleeps of ~100 ms.
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       owner_asleep = true;
-      ASSERT_TRUE(wait_until([&] { return world.fabric().HeadersWaiting(1) > 0; }));
+      ASSERT_TRUE(WaitUntil([&] { return world.fabric().HeadersWaiting(1) > 0; }));
       EXPECT_TRUE(engine.DeliverArrived(10));
       window->Update(0.0, {{0, 1.0}}, false, false, tensor.data());
       EXPECT_EQ(tensor, std::vector<float>(4, 7.0f));
@@ -392,10 +249,7 @@ TEST(EngineDelivery, StoppedEngineDoesNotWait) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, EngineLoopback, ::testing::Values(1, 2, 3, 4),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return std::to_string(info.param);
-                         });
+BLUEFOG_LOOPBACK_RANKS(EngineLoopback);
 
 }  // namespace
 }  // namespace bluefog

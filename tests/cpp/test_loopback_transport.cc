@@ -11,19 +11,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+LoopbackOptions PairOptions(uint64_t seed, size_t eager_limit = 4096) {
+  LoopbackOptions options;
+  options.size = 2;
+  options.seed = seed;
+  options.eager_limit = eager_limit;
+  return options;
+}
+
 struct Pair {
-  explicit Pair(uint64_t seed, size_t eager_limit = 4096) {
-    LoopbackOptions options;
-    options.size = 2;
-    options.seed = seed;
-    options.eager_limit = eager_limit;
-    auto fabric = std::make_shared<LoopbackFabric>(options);
+  explicit Pair(uint64_t seed, size_t eager_limit = 4096)
+      : Pair(PairOptions(seed, eager_limit)) {}
+  explicit Pair(const LoopbackOptions& options) {
+    fabric = std::make_shared<LoopbackFabric>(options);
     a = std::make_unique<LoopbackTransport>(fabric, 0);
     b = std::make_unique<LoopbackTransport>(fabric, 1);
     WorldInfo world;
     EXPECT_TRUE(a->Init(Config(), &world).ok());
     EXPECT_TRUE(b->Init(Config(), &world).ok());
   }
+  std::shared_ptr<LoopbackFabric> fabric;
   std::unique_ptr<LoopbackTransport> a, b;
 };
 
@@ -65,6 +72,54 @@ TEST(LoopbackTransport, SomeLargeSendsReadTheBufferOnlyAtDelivery) {
   }
   EXPECT_GT(late_reads, 0);
   EXPECT_LT(late_reads, 20);
+}
+
+// Whether the payload is read at send or at delivery, a change before the
+// send completed is reported; the receiver sees it only when read late.
+TEST(LoopbackTransport, ChangingAPayloadBeforeItsSendCompletedIsAViolation) {
+  for (double share : {0.0, 1.0}) {
+    for (bool change : {false, true}) {
+      LoopbackOptions options = PairOptions(1, 0);
+      options.rendezvous_share = share;
+      Pair p(options);
+      std::vector<char> out(64, 'x'), in(64, 0);
+      int tag = p.a->ReservePayloadTag(1, out.size());
+      auto send = p.a->SendPayload(1, tag, out.data(), out.size());
+      if (change) out[10] = 'y';
+      auto receive = p.b->ReceivePayload(0, tag, in.data(), in.size());
+      ASSERT_TRUE(WaitDone(*p.b, receive));
+      ASSERT_TRUE(WaitDone(*p.a, send));
+      std::vector<std::string> violations = p.fabric->TakeViolations();
+      EXPECT_EQ(in[10], change && share == 1.0 ? 'y' : 'x') << "share " << share;
+      if (!change) {
+        EXPECT_TRUE(violations.empty()) << violations[0];
+        continue;
+      }
+      ASSERT_EQ(violations.size(), 1u) << "share " << share;
+      EXPECT_NE(violations[0].find("rank 0 changed the memory of its 64-byte payload send "
+                                   "to rank 1"),
+                std::string::npos)
+          << violations[0];
+      EXPECT_TRUE(p.fabric->TakeViolations().empty());
+    }
+  }
+}
+
+TEST(LoopbackTransport, CompletionLagHoldsSendsBackAfterDelivery) {
+  LoopbackOptions options = PairOptions(2, 0);
+  options.completion_lag = std::chrono::milliseconds(30);
+  for (double share : {0.0, 1.0}) {
+    options.rendezvous_share = share;
+    Pair p(options);
+    std::vector<char> out(64, 'x'), in(64, 0);
+    auto sent_at = Clock::now();
+    auto send = p.a->SendPayload(1, 16, out.data(), out.size());
+    auto receive = p.b->ReceivePayload(0, 16, in.data(), in.size());
+    ASSERT_TRUE(WaitDone(*p.b, receive));
+    ASSERT_TRUE(WaitDone(*p.a, send));
+    EXPECT_GE(Clock::now() - sent_at, options.completion_lag) << "share " << share;
+    EXPECT_EQ(in, out);
+  }
 }
 
 TEST(LoopbackTransport, AnAbandonedReceiveIsNeverWritten) {

@@ -25,6 +25,13 @@ struct Request {
   bool cancelled = false;
   Clock::time_point done_at;
   std::string error;
+  // A payload send: the sender's memory, what it held at send (also the
+  // eager copy) and whether a change to it was reported already.
+  const char* memory = nullptr;
+  std::vector<char> at_send;
+  int src = -1;
+  int dst = -1;
+  bool changed = false;
 };
 using RequestPtr = std::shared_ptr<Request>;
 
@@ -36,10 +43,8 @@ struct Header {
 
 struct PayloadSend {
   RequestPtr request;
-  const char* data = nullptr;  // read at delivery unless copied at send
   size_t bytes = 0;
-  bool copied = false;
-  std::vector<char> copy;
+  bool copied = false;  // else read from the sender's memory at delivery
 };
 
 struct PayloadReceive {
@@ -68,6 +73,9 @@ struct LoopbackFabric::State {
   std::vector<Transfer> transfers;
   std::vector<std::unordered_map<Transport::RequestId, RequestPtr>> requests;  // per rank
   std::vector<Transport::RequestId> next_id;
+  std::vector<std::string> violations;
+  double rendezvous_share = 0.5;
+  Clock::duration completion_lag{};
 
   Clock::duration Delay() {
     if (max_delay.count() == 0) return Clock::duration::zero();
@@ -77,7 +85,19 @@ struct LoopbackFabric::State {
   size_t eager_limit = 0;
   // Whether a message of `bytes` waits for its receiver.
   bool Rendezvous(size_t bytes) {
-    return max_delay.count() != 0 && bytes > eager_limit && (rng() & 1);
+    return max_delay.count() != 0 && bytes > eager_limit &&
+           std::bernoulli_distribution(rendezvous_share)(rng);
+  }
+
+  void CheckUnchanged(Request& send, const char* when) {
+    if (send.changed || send.at_send.empty() ||
+        std::memcmp(send.memory, send.at_send.data(), send.at_send.size()) == 0)
+      return;
+    send.changed = true;
+    violations.push_back("rank " + std::to_string(send.src) + " changed the memory of its " +
+                         std::to_string(send.at_send.size()) + "-byte payload send to rank " +
+                         std::to_string(send.dst) + " before the send completed (seen at " +
+                         when + ")");
   }
 
   Transport::RequestId Add(int rank, RequestPtr request) {
@@ -108,20 +128,23 @@ struct LoopbackFabric::State {
     PayloadReceive& receive = t.receive;
     // A rendezvous sender that gave up may have freed its buffer.
     if (send.request->cancelled && !send.copied) return;
+    if (!send.copied) CheckUnchanged(*send.request, "delivery");
     if (!receive.request->cancelled) {
       if (send.bytes > receive.bytes) {
         receive.request->error = send.request->error =
             "loopback: message truncated (" + std::to_string(send.bytes) +
             " bytes sent, " + std::to_string(receive.bytes) + " posted)";
       } else if (send.bytes > 0) {
-        std::memcpy(receive.data, send.copied ? send.copy.data() : send.data, send.bytes);
+        std::memcpy(receive.data,
+                    send.copied ? send.request->at_send.data() : send.request->memory,
+                    send.bytes);
       }
       receive.request->delivered = true;
       receive.request->done_at = now + Delay();
     }
     if (send.request->needs_delivery) {
       send.request->delivered = true;
-      send.request->done_at = now + Delay();
+      send.request->done_at = now + Delay() + completion_lag;
     }
   }
 
@@ -140,6 +163,8 @@ LoopbackFabric::LoopbackFabric(LoopbackOptions options)
   state_->rng.seed(options_.seed);
   state_->max_delay = options_.max_delay;
   state_->eager_limit = options_.eager_limit;
+  state_->rendezvous_share = options_.rendezvous_share;
+  state_->completion_lag = options_.completion_lag;
   state_->headers.assign(n, std::vector<std::deque<Header>>(n));
   state_->last_ready.assign(n, std::vector<Clock::time_point>(n));
   state_->requests.resize(n);
@@ -153,6 +178,13 @@ size_t LoopbackFabric::HeadersWaiting(int dst) const {
   size_t waiting = 0;
   for (const auto& from : state_->headers[dst]) waiting += from.size();
   return waiting;
+}
+
+std::vector<std::string> LoopbackFabric::TakeViolations() {
+  std::vector<std::string> violations;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  violations.swap(state_->violations);
+  return violations;
 }
 
 LoopbackTransport::LoopbackTransport(std::shared_ptr<LoopbackFabric> fabric, int rank)
@@ -213,12 +245,15 @@ Transport::RequestId LoopbackTransport::SendPayload(int dst, int tag, const void
   std::lock_guard<std::mutex> lock(s.mutex);
   PayloadSend send;
   send.request = std::make_shared<Request>();
-  send.data = static_cast<const char*>(data);
+  Request& request = *send.request;
+  request.memory = static_cast<const char*>(data);
+  request.at_send.assign(request.memory, request.memory + bytes);
+  request.src = rank_;
+  request.dst = dst;
   send.bytes = bytes;
   send.copied = !s.Rendezvous(bytes);
   if (send.copied) {
-    send.copy.assign(send.data, send.data + bytes);
-    send.request->done_at = Clock::now() + s.Delay();
+    request.done_at = Clock::now() + s.Delay() + s.completion_lag;
   } else {
     send.request->needs_delivery = true;
   }
@@ -262,9 +297,10 @@ bool LoopbackTransport::Test(RequestId id, std::string* error) {
     *error = "loopback: unknown request " + std::to_string(id);
     return true;
   }
-  const Request& request = *it->second;
+  Request& request = *it->second;
   if ((request.needs_delivery && !request.delivered) || Clock::now() < request.done_at)
     return false;
+  if (request.memory != nullptr) s.CheckUnchanged(request, "completion");
   if (!request.error.empty()) *error = request.error;
   mine.erase(it);
   return true;

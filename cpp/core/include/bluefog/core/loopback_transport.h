@@ -6,10 +6,18 @@
 // those ready, payloads are copied either at send (eager) or only at
 // delivery (rendezvous, the sender's buffer is read late), and a send may
 // stay incomplete a while after its receiver has the data.
+//
+// Every payload send also keeps what its memory held when it was sent and
+// compares it when the payload is read and when the send completes: a
+// sender that changed the memory in between broke the transport's contract
+// (MPI may read it at any time until then), and the fabric records a
+// violation, whether or not that send happened to be read late.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "bluefog/core/transport.h"
 
@@ -27,6 +35,13 @@ struct LoopbackOptions {
   // do (the engine's goodbye relies on it); larger ones may wait for their
   // receiver.
   size_t eager_limit = 4096;
+  // Share of the messages above eager_limit that wait for their receiver:
+  // 1 reads every such payload from the sender's memory only at delivery,
+  // 0 copies every one at send.
+  double rendezvous_share = 0.5;
+  // Payload sends complete no sooner than this after their data was copied
+  // or delivered, so that ops finish with sends outstanding.
+  std::chrono::microseconds completion_lag{0};
 };
 
 class LoopbackFabric {
@@ -37,6 +52,8 @@ class LoopbackFabric {
   // Header messages sent to `dst` that its engine has not taken yet (tests
   // use it to act once a message has arrived).
   size_t HeadersWaiting(int dst) const;
+  // The contract violations seen so far (see above), which it forgets.
+  std::vector<std::string> TakeViolations();
 
  private:
   friend class LoopbackTransport;

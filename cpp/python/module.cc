@@ -1,9 +1,12 @@
 // The Python extension `bluefog._bluefog`: thin bindings over bluefog/torch.h.
-// Waiting releases the GIL and wakes every 100 ms to let Ctrl-C through.
+// Ops take Python's positional arguments and return an integer handle
+// (handle_bindings.h) for the Work.
 #include <torch/csrc/utils/pybind.h>
 
 #include "bluefog/core/weights.h"
 #include "bluefog/torch.h"
+#include "handle_bindings.h"
+#include "handle_table.h"
 #include "timeline_bindings.h"
 #include "topology_bindings.h"
 #include "window_bindings.h"
@@ -16,22 +19,6 @@ namespace {
 at::Tensor OptionalTensor(const py::object& obj) {
   if (obj.is_none()) return at::Tensor();
   return obj.cast<at::Tensor>();
-}
-
-at::Tensor Synchronize(int64_t handle) {
-  while (true) {
-    bool done;
-    {
-      py::gil_scoped_release no_gil;
-      done = api::wait_for(handle, 0.1);
-    }
-    if (done) break;
-    if (PyErr_CheckSignals() != 0) {
-      api::abandon(handle);
-      throw py::error_already_set();
-    }
-  }
-  return api::synchronize(handle);
 }
 
 }  // namespace
@@ -51,9 +38,13 @@ PYBIND11_MODULE(_bluefog, m) {
   BindTimeline(m);
   BindTopology(m);
   BindWindows(m);
+  BindHandles(m);
   m.def("init", [] {
-    py::gil_scoped_release no_gil;
-    api::init();
+    {
+      py::gil_scoped_release no_gil;
+      api::init();
+    }
+    HandleTable::Get().set_limit(bluefog::Engine::Get().config().max_unsynchronized_handles);
   });
   m.def("abandon_init", [](const std::string& reason) {
     py::gil_scoped_release no_gil;
@@ -83,37 +74,45 @@ PYBIND11_MODULE(_bluefog, m) {
   m.def("allreduce_nonblocking",
         [](const at::Tensor& tensor, const py::object& output, bool average,
            bool is_hierarchical_local, const std::string& name) {
-          return api::allreduce_nonblocking(tensor, OptionalTensor(output), average,
-                                            is_hierarchical_local, name);
+          return IssueHandle(api::allreduce(
+              tensor, {average, is_hierarchical_local, name, OptionalTensor(output)}));
         });
   m.def("broadcast_nonblocking",
         [](const at::Tensor& tensor, const py::object& output, int root_rank,
            const std::string& name) {
-          return api::broadcast_nonblocking(tensor, OptionalTensor(output), root_rank, name);
+          return IssueHandle(api::broadcast(tensor, {root_rank, name, OptionalTensor(output)}));
         });
-  m.def("allgather_nonblocking", &api::allgather_nonblocking);
+  m.def("allgather_nonblocking", [](const at::Tensor& tensor, const std::string& name) {
+    return IssueHandle(api::allgather(tensor, {name}));
+  });
   m.def("neighbor_allreduce_nonblocking",
         [](const at::Tensor& tensor, const py::object& output, double self_weight,
-           const std::vector<std::pair<int, double>>& srcs,
-           const std::vector<std::pair<int, double>>& dsts, const std::string& name) {
-          return api::neighbor_allreduce_nonblocking(tensor, OptionalTensor(output),
-                                                     self_weight, srcs, dsts, name);
+           const api::RankWeights& srcs, const api::RankWeights& dsts,
+           const std::string& name) {
+          return IssueHandle(api::neighbor_allreduce(
+              tensor, {self_weight, srcs, dsts, name, OptionalTensor(output)}));
         });
-  m.def("pair_gossip_nonblocking", &api::pair_gossip_nonblocking);
-  m.def("neighbor_allgather_nonblocking", &api::neighbor_allgather_nonblocking);
+  m.def("pair_gossip_nonblocking", [](const at::Tensor& tensor, int target_rank,
+                                      double self_weight, double pair_weight,
+                                      const std::string& name) {
+    return IssueHandle(api::pair_gossip(tensor, target_rank, {self_weight, pair_weight, name}));
+  });
+  m.def("neighbor_allgather_nonblocking",
+        [](const at::Tensor& tensor, const std::vector<int>& srcs, const std::vector<int>& dsts,
+           const std::string& name) {
+          return IssueHandle(api::neighbor_allgather(tensor, {srcs, dsts, name}));
+        });
   m.def("hierarchical_neighbor_allreduce_nonblocking",
-        &api::hierarchical_neighbor_allreduce_nonblocking);
+        [](const at::Tensor& tensor, double self_weight, const api::RankWeights& srcs,
+           const api::RankWeights& dsts, const std::string& name) {
+          return IssueHandle(
+              api::hierarchical_neighbor_allreduce(tensor, {self_weight, srcs, dsts, name}));
+        });
   // The one weight rule (ValueError naming op and argument), for the Python
   // checks that run before anything collective.
   m.def("check_weight", &bluefog::CheckWeight, py::arg("op"), py::arg("what"),
         py::arg("weight"));
-  m.def("barrier_nonblocking", &api::barrier_nonblocking);
-  m.def("poll", &api::poll);
-  m.def("synchronize", [](int64_t handle) -> py::object {
-    at::Tensor result = Synchronize(handle);
-    if (!result.defined()) return py::none();
-    return py::cast(result);
-  });
+  m.def("barrier_nonblocking", [] { return IssueHandle(api::barrier()); });
   m.def("message_counts", []() -> py::tuple {
     bluefog::MessageCounts counts = api::message_counts();
     return py::make_tuple(counts.logical_from, counts.mpi);

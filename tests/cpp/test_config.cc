@@ -53,6 +53,7 @@ TEST(Config, DefaultsWhenUnset) {
   EXPECT_EQ(c.mpi_thread_level, 3);
   EXPECT_DOUBLE_EQ(c.stall_warning_seconds, 60.0);
   EXPECT_DOUBLE_EQ(c.op_timeout_seconds, 1800.0);
+  EXPECT_EQ(c.max_unsynchronized_handles, 4096);
   EXPECT_EQ(c.log_level, d.log_level);
   EXPECT_EQ(c.fusion_threshold_bytes, d.fusion_threshold_bytes);
   // Every documented variable is looked up.
@@ -60,7 +61,8 @@ TEST(Config, DefaultsWhenUnset) {
        {"BLUEFOG_LOG_LEVEL", "BLUEFOG_LOG_HIDE_TIME", "BLUEFOG_TIMELINE",
         "BLUEFOG_FUSION_THRESHOLD", "BLUEFOG_CYCLE_TIME",
         "BLUEFOG_NODES_PER_MACHINE", "BLUEFOG_MPI_THREAD_LEVEL",
-        "BLUEFOG_STALL_WARNING_SECONDS", "BLUEFOG_OP_TIMEOUT_SECONDS"}) {
+        "BLUEFOG_STALL_WARNING_SECONDS", "BLUEFOG_OP_TIMEOUT_SECONDS",
+        "BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES"}) {
     int count = 0;
     for (auto& a : asked) count += a == name;
     EXPECT_EQ(count, 1) << name;
@@ -230,6 +232,15 @@ TEST(Config, OpTimeoutSeconds) {
   EXPECT_DOUBLE_EQ(Parse({{"BLUEFOG_OP_TIMEOUT_SECONDS", "0"}}).op_timeout_seconds, 0.0);
   for (const char* v : {"-1", "nan", "inf", "never", ""})
     ExpectMalformed("BLUEFOG_OP_TIMEOUT_SECONDS", v);
+}
+
+TEST(Config, MaxUnsynchronizedHandles) {
+  EXPECT_EQ(Parse({{"BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", "1"}}).max_unsynchronized_handles, 1);
+  EXPECT_EQ(Parse({{"BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", "1073741824"}})
+                .max_unsynchronized_handles,
+            int64_t(1) << 30);
+  for (const char* v : {"0", "-5", "1073741825", "2.5", "many", ""})
+    ExpectMalformed("BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", v);
 }
 
 TEST(Config, AllVariablesTogether) {

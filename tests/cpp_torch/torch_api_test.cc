@@ -6,52 +6,77 @@
 
 #include <cmath>
 #include <cstdio>
-#include <functional>
 #include <string>
+
+#include "check.h"
 
 namespace api = bluefog::api;
 
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      std::fprintf(stderr, "rank %d: check failed at %s:%d: %s\n",        \
-                   api::rank(), __FILE__, __LINE__, #cond);              \
-      return 1;                                                          \
-    }                                                                    \
-  } while (0)
+// Ring neighbours: each rank gathers its predecessor's tensor; on one
+// machine (mpiexec's local split) the hierarchical form is the average.
+static int NeighborOps(int n, int me) {
+  const int prev = (me + n - 1) % n, next = (me + 1) % n;
+  at::Tensor mine = at::full({2, 3}, me + 1.0, at::kDouble);
+  at::Tensor got = api::neighbor_allgather(mine, {{prev}, {next}, "cpp.ring"}).result();
+  CHECK(at::equal(got, at::full({2, 3}, prev + 1.0, at::kDouble)));
+  at::Tensor mean =
+      api::hierarchical_neighbor_allreduce(mine, {1.0, {}, {}, "cpp.hier"}).result();
+  CHECK(api::local_size() == n);
+  CHECK(at::allclose(mean, at::full({2, 3}, (n + 1) / 2.0, at::kDouble)));
+  return 0;
+}
 
-// Whether `call` throws InvalidArgument whose message holds every one of `words`.
-static bool Refused(const std::function<void()>& call, std::initializer_list<const char*> words) {
-  try {
-    call();
-  } catch (const bluefog::InvalidArgument& e) {
-    for (const char* w : words)
-      if (std::string(e.what()).find(w) == std::string::npos) return false;
-    return true;
-  }
-  return false;
+// A window per rank, its predecessor the in-neighbour: put, get, lock, mutex.
+static int Windows(int n, int me) {
+  const int prev = (me + n - 1) % n, next = (me + 1) % n;
+  at::Tensor window = at::full({4}, me + 1.0, at::kDouble);
+  api::win_create(window, "cpp.win", {prev}, false);
+  api::barrier().wait();
+  api::WinTransferOptions put;
+  put.peers = {{next, 1.0}};
+  api::win_transfer("cpp.win", window, put).result();  // in place at `next` once done
+  api::barrier().wait();
+  at::Tensor mixed = api::win_update("cpp.win", 0.5, {{prev, 0.5}}, false, true, false);
+  CHECK(at::equal(mixed, at::full({4}, 0.5 * (me + 1) + 0.5 * (prev + 1), at::kDouble)));
+  api::barrier().wait();  // every put has been read before the get overwrites the buffer
+  window.fill_(10.0 * (me + 1));
+  api::barrier().wait();
+  api::WinTransferOptions get;
+  get.kind = api::WinTransferKind::kGet;
+  get.peers = {{prev, 0.5}};
+  api::win_transfer("cpp.win", at::Tensor(), get).result();
+  at::Tensor pulled = api::win_update("cpp.win", 0.0, {{prev, 1.0}}, false, true, false);
+  CHECK(at::equal(pulled, at::full({4}, 0.5 * 10.0 * (prev + 1), at::kDouble)));
+  CHECK(!api::win_lock("cpp.win").result().defined());
+  api::win_lock("cpp.win", {false}).result();
+  api::win_mutex("cpp.win", {{next}}).result();
+  api::win_mutex("cpp.win", {{next}, false}).result();
+  api::barrier().wait();
+  CHECK(api::win_free("cpp.win"));
+  return 0;
 }
 
 int main() {
   api::init();
   const int n = api::size(), me = api::rank();
+  TestRank() = me;
   const double total = n * (n - 1) / 2.0;
 
   at::Tensor x = at::full({1000}, static_cast<double>(me), at::kDouble);
-  at::Tensor sum = api::synchronize(api::allreduce_nonblocking(x, at::Tensor(), false, false, "sum"));
+  at::Tensor sum = api::allreduce(x, {false, false, "sum"}).result();
   CHECK(at::equal(sum, at::full({1000}, total, at::kDouble)));
   CHECK(at::equal(x, at::full({1000}, static_cast<double>(me), at::kDouble)));
 
   at::Tensor big = at::full({300000}, static_cast<float>(me + 1));
-  api::synchronize(api::allreduce_nonblocking(big, big, true, false, "avg_in_place"));
+  api::allreduce(big, {true, false, "avg_in_place", big}).result();
   CHECK(at::allclose(big, at::full({300000}, (n + 1) / 2.0f)));
 
   at::Tensor b = at::arange(10, at::kLong) * (me + 1);
-  at::Tensor from_last = api::synchronize(api::broadcast_nonblocking(b, at::Tensor(), n - 1, "bcast"));
+  at::Tensor from_last = api::broadcast(b, {n - 1, "bcast"}).result();
   CHECK(at::equal(from_last, at::arange(10, at::kLong) * n));
 
   at::Tensor rows = at::full({me + 1, 2}, me, at::kInt);
-  at::Tensor gathered = api::synchronize(api::allgather_nonblocking(rows, "gather"));
+  at::Tensor gathered = api::allgather(rows, {"gather"}).result();
   CHECK(gathered.size(0) == n * (n + 1) / 2);
   int64_t row = 0;
   for (int r = 0; r < n; ++r)
@@ -60,7 +85,7 @@ int main() {
 
   bool threw = false;
   try {
-    api::broadcast_nonblocking(b, at::Tensor(), n, "bad_root");
+    api::broadcast(b, {n, "bad_root"});
   } catch (const bluefog::InvalidArgument& e) {
     threw = std::string(e.what()).find("root_rank") != std::string::npos;
   }
@@ -69,26 +94,28 @@ int main() {
   // Non-finite and absurd weights are refused at the call, naming op and argument.
   const double nan = std::nan("");
   at::Tensor y = at::ones({3}, at::kDouble);
-  CHECK(Refused([&] { api::neighbor_allreduce_nonblocking(y, at::Tensor(), nan, {}, {}, "w1"); },
+  CHECK(Throws([&] { api::neighbor_allreduce(y, {nan, {}, {}, "w1"}); },
                 {"neighbor_allreduce", "self_weight", "nan"}));
-  CHECK(Refused([&] {
-    api::neighbor_allreduce_nonblocking(y, at::Tensor(), 0.5, {{(me + 1) % n, 1e308}}, {}, "w2");
+  CHECK(Throws([&] {
+    api::neighbor_allreduce(y, {0.5, {{(me + 1) % n, 1e308}}, {}, "w2"});
   }, {"neighbor_allreduce", "srcs[", "1e+308"}));
   if (n >= 2)
-    CHECK(Refused([&] { api::pair_gossip_nonblocking(y, (me + 1) % n, 0.5, INFINITY, "w3"); },
+    CHECK(Throws([&] { api::pair_gossip(y, (me + 1) % n, {0.5, INFINITY, "w3"}); },
                   {"pair_gossip", "pair_weight", "inf"}));
-  CHECK(Refused([&] { api::pair_gossip_nonblocking(y, me, 0.5, 0.5, "w4"); },
+  CHECK(Throws([&] { api::pair_gossip(y, me, {0.5, 0.5, "w4"}); },
                 {"pair_gossip", "target_rank"}));
 
   if (n >= 2) {  // pair_gossip between 0 and 1 (others sit out)
     if (me < 2) {
       at::Tensor mine = at::full({5}, static_cast<double>(me + 1), at::kDouble);
-      at::Tensor avg = api::synchronize(api::pair_gossip_nonblocking(mine, 1 - me, 0.5, 0.5, "pg"));
+      at::Tensor avg = api::pair_gossip(mine, 1 - me, {0.5, 0.5, "pg"}).result();
       CHECK(at::equal(avg, at::full({5}, 1.5, at::kDouble)));
     }
   }
 
-  api::synchronize(api::barrier_nonblocking());
+  if (n >= 2 && NeighborOps(n, me)) return 1;
+  if (n >= 2 && Windows(n, me)) return 1;
+  api::barrier().wait();
   api::shutdown();
   std::printf("rank %d: torch_api_test passed\n", me);
   return 0;

@@ -119,6 +119,9 @@ Config ParseConfig(const EnvLookup& lookup) {
   if (get("BLUEFOG_OP_TIMEOUT_SECONDS", &v))
     config.op_timeout_seconds =
         ParseDouble("BLUEFOG_OP_TIMEOUT_SECONDS", v, 0.0, kMaxWaitSeconds, "seconds");
+  if (get("BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", &v))
+    config.max_unsynchronized_handles = ParseInt("BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", v, 1,
+                                                 kMaxUnsynchronizedHandles);
   return config;
 }
 

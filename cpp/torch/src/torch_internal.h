@@ -2,30 +2,47 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "bluefog/core/collectives.h"
 #include "bluefog/core/engine.h"
 #include "bluefog/core/tensor.h"
+#include "bluefog/work.h"
+#include "work_state.h"
 
 namespace bluefog {
 namespace api {
-
-// Tensors an op uses, kept alive (and freed) on the user's side so that the
-// engine thread never drops the last reference to a tensor.
-struct OpTensors {
-  at::Tensor input;        // contiguous input
-  at::Tensor output;       // where the engine writes
-  at::Tensor copy_back_to; // user tensor to fill from `output` (in-place on a non-contiguous tensor)
-};
 
 // The engine, or InvalidArgument/Error before init/after shutdown.
 Engine& RunningEngine();
 // Throws InvalidArgument for tensors the core cannot take.
 void CheckTensor(const at::Tensor& t, const char* op);
 TensorView View(const at::Tensor& t, const char* op);
-// Keeps `tensors` until synchronize(handle); returns handle.
-int64_t Track(int64_t handle, std::shared_ptr<OpTensors> tensors);
+// A tensor of pooled memory (what ops return when given no output).
+at::Tensor NewOutput(at::IntArrayRef sizes, const at::TensorOptions& options);
+// Submits an op whose output has the input's layout, its tensors taken from
+// `tensor` and `output` (see options.h's `output`); `make` builds it over
+// their views.
+using SameLayoutFactory =
+    std::function<std::unique_ptr<Op>(OpIdentity id, TensorView input, TensorView output)>;
+Work SubmitSameLayout(Engine& engine, OpType type, const std::string& name,
+                      const at::Tensor& tensor, const at::Tensor& output, const char* label,
+                      const SameLayoutFactory& make);
+// Submits the op `make` builds; `state` holds its tensors. Releases the
+// dropped Works that finished meanwhile first.
+Work SubmitWork(Engine& engine, OpType type, const std::string& name,
+                std::shared_ptr<WorkState> state, const OpFactory& make);
+// Ops whose output shape is known only once the peers' data arrived: the
+// output is allocated then, from the pool.
+using GatherFactory = std::function<std::unique_ptr<Op>(
+    OpIdentity id, const WorldInfo& world, TensorView input, OutputAllocator allocate)>;
+Work SubmitGather(OpType type, const at::Tensor& tensor, const std::string& name,
+                  const char* label, const GatherFactory& make);
+// 0, 1, ..., world.size - 1.
+std::vector<int> AllRanks(const WorldInfo& world);
 
 // The timeline's part of init and shutdown (timeline_api.cc); an empty
 // prefix means no timeline. The check runs before the engine starts, so that

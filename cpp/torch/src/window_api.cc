@@ -38,11 +38,19 @@ at::Tensor WindowTensor(const std::string& name) {
   return g_window_tensors.at(name);
 }
 
-OpType TransferType(const std::string& op) {
-  if (op == "put") return OpType::kWinPut;
-  if (op == "accumulate") return OpType::kWinAccumulate;
-  if (op == "get") return OpType::kWinGet;
-  throw InvalidArgument("unknown window transfer '" + op + "'");
+OpType TransferType(WinTransferKind kind) {
+  switch (kind) {
+    case WinTransferKind::kPut: return OpType::kWinPut;
+    case WinTransferKind::kAccumulate: return OpType::kWinAccumulate;
+    case WinTransferKind::kGet: return OpType::kWinGet;
+  }
+  throw InvalidArgument("win_transfer: unknown transfer kind " +
+                        std::to_string(static_cast<int>(kind)));
+}
+
+const char* TransferName(OpType type) {
+  return type == OpType::kWinPut ? "win_put"
+         : type == OpType::kWinAccumulate ? "win_accumulate" : "win_get";
 }
 
 // Window ops of one rank are matched by their replies only, so each gets a
@@ -76,62 +84,61 @@ bool win_free(const std::string& name) {
   return freed;
 }
 
-int64_t win_transfer_nonblocking(const std::string& op, const at::Tensor& tensor,
-                                 const std::string& name,
-                                 const std::vector<std::pair<int, double>>& peers,
-                                 std::optional<double> self_weight, bool require_mutex,
-                                 bool with_p) {
-  OpType type = TransferType(op);
-  std::string what = "win_" + op;
+Work win_transfer(const std::string& name, const at::Tensor& tensor,
+                  const WinTransferOptions& options) {
+  OpType type = TransferType(options.kind);
+  const char* what = TransferName(type);
   WindowOpArgs args;
-  args.window = FindWindow(name, what.c_str());
-  args.peers = peers;
-  args.require_mutex = require_mutex;
-  args.with_p = with_p;
-  args.self_weight = self_weight;
-  auto tensors = std::make_shared<OpTensors>();
+  args.window = FindWindow(name, what);
+  args.peers = options.peers;
+  args.require_mutex = options.require_mutex;
+  args.with_p = options.with_p;
+  args.self_weight = options.self_weight;
+  Engine& engine = RunningEngine();
+  auto state = NewWorkState(engine);
   if (type != OpType::kWinGet) {
-    CheckTensor(tensor, what.c_str());
+    CheckTensor(tensor, what);
     const TensorView& window = args.window->tensor();
-    tensors->input = tensor.contiguous();
-    args.payload = View(tensors->input, what.c_str());
+    state->tensors.input = tensor.contiguous();
+    args.payload = View(state->tensors.input, what);
     if (args.payload.dtype != window.dtype || args.payload.shape != window.shape)
-      throw InvalidArgument(what + ": tensor is " + DataTypeName(args.payload.dtype) + " " +
+      throw InvalidArgument(std::string(what) + ": tensor is " +
+                            DataTypeName(args.payload.dtype) + " " +
                             ShapeString(args.payload.shape) + " but window '" + name +
                             "' holds " + DataTypeName(window.dtype) + " " +
                             ShapeString(window.shape));
   }
-  Engine& engine = RunningEngine();
-  int64_t handle = engine.Submit(type, PrivateKey(what.c_str(), name), [&](OpIdentity id) {
-    return MakeWindowTransferOp(std::move(id), std::move(args));
-  });
-  return Track(handle, std::move(tensors));
+  return SubmitWork(engine, type, PrivateKey(what, name), std::move(state),
+                    [&](OpIdentity id) {
+                      return MakeWindowTransferOp(std::move(id), std::move(args));
+                    });
 }
 
-int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& ranks,
-                              bool lock) {
+namespace {
+
+// Acquires or releases the mutex of `ranks`' windows; `exclusive`: win_lock's.
+Work SubmitMutexOp(const std::string& name, const char* what, std::vector<int> ranks,
+                   bool exclusive, bool lock) {
   WindowOpArgs args;
-  args.window = FindWindow(name, "win_mutex");
+  args.window = FindWindow(name, what);
   for (int r : ranks) args.peers.emplace_back(r, 1.0);
+  args.exclusive = exclusive;
+  Engine& engine = RunningEngine();
   OpType type = lock ? OpType::kWinLock : OpType::kWinUnlock;
-  int64_t handle = RunningEngine().Submit(type, PrivateKey("win_mutex", name),
-                                          [&](OpIdentity id) {
-    return MakeWindowMutexOp(std::move(id), std::move(args));
-  });
-  return Track(handle, std::make_shared<OpTensors>());
+  return SubmitWork(engine, type, PrivateKey(what, name), NewWorkState(engine),
+                    [&](OpIdentity id) {
+                      return MakeWindowMutexOp(std::move(id), std::move(args));
+                    });
 }
 
-int64_t win_lock_nonblocking(const std::string& name, bool lock) {
-  WindowOpArgs args;
-  args.window = FindWindow(name, "win_lock");
-  args.peers.emplace_back(RunningEngine().world().rank, 1.0);
-  args.exclusive = true;
-  OpType type = lock ? OpType::kWinLock : OpType::kWinUnlock;
-  int64_t handle = RunningEngine().Submit(type, PrivateKey("win_lock", name),
-                                          [&](OpIdentity id) {
-    return MakeWindowMutexOp(std::move(id), std::move(args));
-  });
-  return Track(handle, std::make_shared<OpTensors>());
+}  // namespace
+
+Work win_mutex(const std::string& name, const WinMutexOptions& options) {
+  return SubmitMutexOp(name, "win_mutex", options.ranks, false, options.lock);
+}
+
+Work win_lock(const std::string& name, const WinLockOptions& options) {
+  return SubmitMutexOp(name, "win_lock", {RunningEngine().world().rank}, true, options.lock);
 }
 
 at::Tensor win_update(const std::string& name, double self_weight,

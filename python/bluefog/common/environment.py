@@ -18,6 +18,8 @@ RECOGNISED = {
     "BLUEFOG_MPI_THREAD_LEVEL": "engine: the MPI thread level to ask for",
     "BLUEFOG_STALL_WARNING_SECONDS": "engine: when a waiting op is reported, in s (above 0, up to 1e7)",
     "BLUEFOG_OP_TIMEOUT_SECONDS": "engine: when a waiting op fails, in s (0: never; up to 1e7)",
+    "BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES": ("package: finished handles kept for a synchronize "
+                                           "that has not come; the oldest go beyond (1 to 2**30)"),
     "BLUEFOG_EXTENSION_DIR": "package: directory of another build of _bluefog",
     "BLUEFOG_MPIRUN": "bfrun: the launcher to run",
     "BLUEFOG_MPICH_EXTENSION_DIR": "test suite: the MPICH build's _bluefog",

@@ -52,8 +52,13 @@ def warn_detached(tensor, op):
 
 
 def track(handle, function, tensor, in_place_target, *args):
-    """Makes synchronize(handle) return `function`'s differentiable result."""
+    """Makes synchronize(handle) return `function`'s differentiable result.
+    Past the native handle table's limit, the entries of handles it released
+    unsynchronized (cpp/python/handle_table.h) go too, with their tensors."""
     _pending[handle] = (function, tensor, in_place_target, args)
+    if len(_pending) > _bluefog.handle_counts()[2]:
+        for released in [h for h in _pending if not _bluefog.handle_kept(h)]:
+            del _pending[released]
     return handle
 
 

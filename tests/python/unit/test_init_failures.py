@@ -24,6 +24,8 @@ BANNER = re.compile(r'exiting improperly|without calling "finalize"')
     ("BLUEFOG_STALL_WARNING_SECONDS", "-inf", "seconds in (0, 1e+07]"),
     ("BLUEFOG_OP_TIMEOUT_SECONDS", "1e300", "seconds in [0, 1e+07]"),
     ("BLUEFOG_OP_TIMEOUT_SECONDS", "NaN", "seconds in [0, 1e+07]"),
+    ("BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", "0", "an integer in [1, 1073741824]"),
+    ("BLUEFOG_MAX_UNSYNCHRONIZED_HANDLES", "lots", "an integer in [1, 1073741824]"),
 ])
 def test_absurd_numbers_fail_init_naming_variable_and_range(variable, value, allowed,
                                                             monkeypatch):

@@ -1,23 +1,34 @@
 // LibTorch API of bluefog: what the Python module uses, usable from C++ too.
 //
-//   bluefog::api::init();
-//   at::Tensor avg = bluefog::api::synchronize(
-//       bluefog::api::allreduce_nonblocking(t, at::Tensor(), true, false, "w"));
+//   namespace api = bluefog::api;
+//   api::init();
+//   at::Tensor avg = api::allreduce(t, {.name = "w"}).result();  // averaged
+//   // ({.field = ...}: C++20's designated initialisers, also GCC/Clang's C++17)
+//   api::AllreduceOptions sum;
+//   sum.average = false;
+//   sum.output = t;                                   // in place
+//   api::Work work = api::allreduce(t, sum);
+//   ...                                               // overlap other work
+//   if (!work.wait(5.0)) { /* not done within 5 s */ }
+//   work.result();                                    // throws the op's error
+//   api::shutdown();
 //
-// Nonblocking calls return a handle. Errors are thrown as
-// bluefog::InvalidArgument (bad arguments) or bluefog::Error (failures).
+// Ops return a Work (bluefog/work.h), which owns the tensors it uses until
+// the op completes; their options are in bluefog/options.h. Errors are the
+// typed exceptions of bluefog/core/status.h: InvalidArgument for bad
+// arguments, thrown at the call; the op's failure from Work::result().
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "bluefog/core/engine.h"
 #include "bluefog/core/status.h"
+#include "bluefog/options.h"
+#include "bluefog/work.h"
 
 namespace bluefog {
 namespace api {
@@ -46,44 +57,22 @@ bool unified_mpi_window_model_supported();
 void suspend();
 void resume();
 
-// `output` undefined: a new tensor is returned; `output` == `tensor`: in place.
-int64_t allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
-                              bool average, bool is_hierarchical_local,
-                              const std::string& name);
-int64_t broadcast_nonblocking(const at::Tensor& tensor, at::Tensor output,
-                              int root_rank, const std::string& name);
-int64_t allgather_nonblocking(const at::Tensor& tensor, const std::string& name);
-
-// Weights must pass CheckWeight (bluefog/core/weights.h).
-// self_weight * tensor + sum over srcs of weight * (their tensor scaled by
-// the weight they were sent with); sends this tensor to each of dsts.
-int64_t neighbor_allreduce_nonblocking(const at::Tensor& tensor, at::Tensor output,
-                                       double self_weight,
-                                       const std::vector<std::pair<int, double>>& srcs,
-                                       const std::vector<std::pair<int, double>>& dsts,
-                                       const std::string& name);
-// self_weight * tensor + pair_weight * target_rank's tensor; target_rank
-// must call it with this rank. Errors name pair_gossip.
-int64_t pair_gossip_nonblocking(const at::Tensor& tensor, int target_rank, double self_weight,
-                                double pair_weight, const std::string& name);
-// Average over this machine's ranks, then neighbour averaging between machines
-// with this rank's counterparts (world ranks) on the source/destination machines.
-int64_t hierarchical_neighbor_allreduce_nonblocking(
-    const at::Tensor& tensor, double self_weight,
-    const std::vector<std::pair<int, double>>& srcs,
-    const std::vector<std::pair<int, double>>& dsts, const std::string& name);
-// Concatenation of the srcs' tensors in the given order; sends to dsts.
-int64_t neighbor_allgather_nonblocking(const at::Tensor& tensor, const std::vector<int>& srcs,
-                                       const std::vector<int>& dsts, const std::string& name);
-int64_t barrier_nonblocking();
-
-bool poll(int64_t handle);
-// Waits up to `seconds`; true when the op is done.
-bool wait_for(int64_t handle, double seconds);
-// The caller gives up waiting (e.g. on Ctrl-C): shutdown() will not wait for it.
-void abandon(int64_t handle);
-// Blocks until done; returns the result (undefined for barrier) or throws.
-at::Tensor synchronize(int64_t handle);
+// ---- Nonblocking ops: each returns a Work (bluefog/work.h) at once ----
+// Arguments are checked at the call (InvalidArgument); failures during
+// communication come from the Work. Options: bluefog/options.h.
+Work allreduce(const at::Tensor& tensor, const AllreduceOptions& options = {});
+Work broadcast(const at::Tensor& tensor, const BroadcastOptions& options = {});
+// Dim 0 may differ between ranks; the result is their concatenation in rank order.
+Work allgather(const at::Tensor& tensor, const AllgatherOptions& options = {});
+Work barrier(const BarrierOptions& options = {});
+Work neighbor_allreduce(const at::Tensor& tensor, const NeighborAllreduceOptions& options = {});
+// Needs more than one rank per machine (or BLUEFOG_NODES_PER_MACHINE).
+Work hierarchical_neighbor_allreduce(const at::Tensor& tensor,
+                                     const HierarchicalNeighborAllreduceOptions& options = {});
+// target_rank must call it with this rank. Errors name pair_gossip.
+Work pair_gossip(const at::Tensor& tensor, int target_rank,
+                 const PairGossipOptions& options = {});
+Work neighbor_allgather(const at::Tensor& tensor, const NeighborAllgatherOptions& options = {});
 
 // ---- One-sided windows (see bluefog/core/window.h) ----
 // Registers `tensor` (contiguous; kept by reference and updated in place by
@@ -92,20 +81,12 @@ at::Tensor synchronize(int64_t handle);
 void win_create(const at::Tensor& tensor, const std::string& name,
                 const std::vector<int>& in_neighbors, bool zero_init);
 bool win_free(const std::string& name);
-// op: "put", "accumulate" or "get". put/accumulate send `tensor` scaled by
-// each peer's weight, then scale the window by self_weight when given; get
-// reads each peer's window into this rank's buffer for it, scaled by weight.
-int64_t win_transfer_nonblocking(const std::string& op, const at::Tensor& tensor,
-                                 const std::string& name,
-                                 const std::vector<std::pair<int, double>>& peers,
-                                 std::optional<double> self_weight, bool require_mutex,
-                                 bool with_p);
-// Acquires (lock) or releases the distributed mutex of `ranks`' windows.
-int64_t win_mutex_nonblocking(const std::string& name, const std::vector<int>& ranks,
-                              bool lock);
-// Takes (lock) or releases this rank's own window mutex exclusively: while it
-// is held, neighbours' puts, accumulates and gets on this window wait too.
-int64_t win_lock_nonblocking(const std::string& name, bool lock);
+// `tensor`: what put/accumulate send (the window's dtype and shape); unused
+// (undefined) for get.
+Work win_transfer(const std::string& name, const at::Tensor& tensor,
+                  const WinTransferOptions& options = {});
+Work win_mutex(const std::string& name, const WinMutexOptions& options = {});
+Work win_lock(const std::string& name, const WinLockOptions& options = {});
 at::Tensor win_update(const std::string& name, double self_weight,
                       const std::vector<std::pair<int, double>>& weights, bool reset,
                       bool clone, bool with_p);

@@ -21,6 +21,9 @@ struct Config {
   // never. Long enough for a rank that checkpoints or evaluates while its
   // peers wait (torch.distributed's gloo default is the same 30 minutes).
   double op_timeout_seconds = 1800.0;
+  // Read by the Python module, not the engine: how many finished handles
+  // nobody synchronized it keeps before releasing the oldest.
+  int64_t max_unsynchronized_handles = 4096;
 };
 
 // Upper ends of the ranges ParseConfig accepts. A waiting engine sleeps at
@@ -28,6 +31,7 @@ struct Config {
 // 1e7 s (16 weeks) are not meant (0 turns the op deadline off).
 constexpr double kMaxCycleTimeMs = 1000.0;
 constexpr double kMaxWaitSeconds = 1e7;
+constexpr int64_t kMaxUnsynchronizedHandles = int64_t(1) << 30;
 
 using EnvLookup = std::function<const char*(const char* name)>;
 

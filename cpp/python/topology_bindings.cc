@@ -1,6 +1,7 @@
-// Bindings of the topology core (bluefog/core/topology.h) as the submodule
-// `bluefog._bluefog.topology`. python/bluefog/common/topology_util.py turns
-// these into networkx graphs and generators; nothing here needs torch.
+// Bindings of the topology core (bluefog/core/topology.h) and of the checks
+// of neighbour lists (bluefog/core/neighbor_checks.h) as the submodule
+// `bluefog._bluefog.topology`. python/bluefog/common/topology_*.py turn these
+// into networkx graphs and generators; nothing here needs torch.
 //
 // Weight matrices cross as float64 numpy arrays of shape (n, n); schedules as
 // DynamicSchedule objects with step(rank, k) -> (send_ranks, recv_ranks).
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bluefog/core/neighbor_checks.h"
 #include "bluefog/core/status.h"
 #include "bluefog/core/topology.h"
 #include "topology_bindings.h"
@@ -59,6 +61,18 @@ using SchedulePtr = std::shared_ptr<topo::DynamicSchedule>;
 void BindTopology(py::module& m) {
   py::module t = m.def_submodule(
       "topology", "Topology core: built-in weight matrices, dynamic schedules, mixing analysis.");
+
+  // The checks of ranks that Python runs before anything collective, so that
+  // C++ and Python word each mistake alike.
+  t.def("check_rank", &topo::CheckRank, py::arg("function"), py::arg("what"), py::arg("rank"),
+        py::arg("size"));
+  t.def("check_ranks_in_range", &bluefog::CheckRanksInRange, py::arg("op"), py::arg("what"),
+        py::arg("ranks"), py::arg("count"), py::arg("unit") = "rank");
+  t.def("check_neighbor_ranks",
+        py::overload_cast<const std::string&, const std::string&, const std::vector<int>&, int,
+                          int, const std::string&>(&bluefog::CheckNeighborRanks),
+        py::arg("op"), py::arg("what"), py::arg("ranks"), py::arg("me"), py::arg("count"),
+        py::arg("unit") = "rank");
 
   // Graphs: W[i, j] = weight of edge i -> j.
   t.def("exponential_two_graph",

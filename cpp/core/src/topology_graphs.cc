@@ -13,6 +13,10 @@ namespace bluefog {
 namespace topology {
 using namespace detail;
 
+void CheckRank(const std::string& function, const std::string& what, int rank, int size) {
+  if (rank < 0 || rank >= size) Fail(function, ": ", what, " must be in [0, ", size, "), got ", rank);
+}
+
 namespace {
 
 void CheckBase(const char* function, int base) {
@@ -239,20 +243,27 @@ WeightMatrix FullyConnectedGraph(int size) {
 // ---------------------------------------------------------------------------
 // Weights of one rank
 
-RankWeights RecvWeights(const WeightMatrix& w, int rank) {
-  CheckRank("RecvWeights", "rank", rank, w.size());
+namespace {
+
+// Column `rank` of w (`receiving`) or its row.
+RankWeights WeightsOf(const char* function, const WeightMatrix& w, int rank, bool receiving) {
+  CheckRank(function, "rank", rank, w.size());
   RankWeights result;
   result.self_weight = w(rank, rank);
-  for (int i : w.InNeighbors(rank)) result.neighbors.emplace_back(i, w(i, rank));
+  for (int other : receiving ? w.InNeighbors(rank) : w.OutNeighbors(rank)) {
+    result.neighbors.emplace_back(other, receiving ? w(other, rank) : w(rank, other));
+  }
   return result;
 }
 
+}  // namespace
+
+RankWeights RecvWeights(const WeightMatrix& w, int rank) {
+  return WeightsOf("RecvWeights", w, rank, true);
+}
+
 RankWeights SendWeights(const WeightMatrix& w, int rank) {
-  CheckRank("SendWeights", "rank", rank, w.size());
-  RankWeights result;
-  result.self_weight = w(rank, rank);
-  for (int j : w.OutNeighbors(rank)) result.neighbors.emplace_back(j, w(rank, j));
-  return result;
+  return WeightsOf("SendWeights", w, rank, false);
 }
 
 }  // namespace topology

@@ -18,7 +18,7 @@ using namespace detail;
 
 void DynamicSchedule::CheckStep(int rank, int64_t k) const {
   const std::string function = name() + "Schedule.Step";
-  CheckRank(function.c_str(), "rank", rank, size());
+  CheckRank(function, "rank", rank, size());
   if (k < 0) Fail(function, ": step must be >= 0, got ", k);
 }
 
@@ -142,6 +142,29 @@ void InnerRingStep(int machine, int local, int local_size, int64_t k, int64_t di
   out->recv_ranks.push_back(rank_at(position - distance));
 }
 
+// One step of an inner-outer schedule for `rank`: the rank at local index
+// k mod local_size talks to the same local index `outer_distance` machines
+// ahead and behind, the others to the inner ring at `inner_distance`
+// (0: sits the step out).
+SendRecv InnerOuterStep(int rank, int64_t k, int world_size, int local_size,
+                        int64_t outer_distance, int64_t inner_distance) {
+  const int machines = world_size / local_size;
+  const int machine = rank / local_size;
+  const int local = rank % local_size;
+  SendRecv result;
+  if (local == static_cast<int>(k % local_size)) {
+    if (outer_distance == 0) return result;
+    auto counterpart = [&](int64_t other_machine) {
+      return static_cast<int>(Mod(other_machine, machines)) * local_size + local;
+    };
+    result.send_ranks.push_back(counterpart(machine + outer_distance));
+    result.recv_ranks.push_back(counterpart(machine - outer_distance));
+    return result;
+  }
+  if (inner_distance > 0) InnerRingStep(machine, local, local_size, k, inner_distance, &result);
+  return result;
+}
+
 }  // namespace
 
 Exp2MachineSchedule::Exp2MachineSchedule(int world_size, int local_size)
@@ -165,18 +188,8 @@ InnerOuterRingSchedule::InnerOuterRingSchedule(int world_size, int local_size)
 
 SendRecv InnerOuterRingSchedule::Step(int rank, int64_t k) const {
   CheckStep(rank, k);
-  const int machines = world_size_ / local_size_;
-  const int machine = rank / local_size_;
-  const int local = rank % local_size_;
-  SendRecv result;
-  if (local == static_cast<int>(k % local_size_)) {
-    if (machines < 2) return result;
-    result.send_ranks.push_back(static_cast<int>(Mod(machine + 1, machines)) * local_size_ + local);
-    result.recv_ranks.push_back(static_cast<int>(Mod(machine - 1, machines)) * local_size_ + local);
-    return result;
-  }
-  InnerRingStep(machine, local, local_size_, k, 1, &result);
-  return result;
+  const bool one_machine = world_size_ == local_size_;
+  return InnerOuterStep(rank, k, world_size_, local_size_, one_machine ? 0 : 1, 1);
 }
 
 InnerOuterExpo2Schedule::InnerOuterExpo2Schedule(int world_size, int local_size)
@@ -191,23 +204,9 @@ InnerOuterExpo2Schedule::InnerOuterExpo2Schedule(int world_size, int local_size)
 
 SendRecv InnerOuterExpo2Schedule::Step(int rank, int64_t k) const {
   CheckStep(rank, k);
-  const int machines = world_size_ / local_size_;
-  const int machine = rank / local_size_;
-  const int local = rank % local_size_;
-  SendRecv result;
-  if (local == static_cast<int>(k % local_size_)) {
-    if (outer_exponents_ == 0) return result;  // one machine
-    const int64_t distance = int64_t{1} << (k % outer_exponents_);
-    result.send_ranks.push_back(static_cast<int>(Mod(machine + distance, machines)) * local_size_ +
-                                local);
-    result.recv_ranks.push_back(static_cast<int>(Mod(machine - distance, machines)) * local_size_ +
-                                local);
-    return result;
-  }
-  if (inner_exponents_ == 0) return result;
-  const int64_t distance = int64_t{1} << (k % inner_exponents_);
-  InnerRingStep(machine, local, local_size_, k, distance, &result);
-  return result;
+  const int64_t outer = outer_exponents_ == 0 ? 0 : int64_t{1} << (k % outer_exponents_);
+  const int64_t inner = inner_exponents_ == 0 ? 0 : int64_t{1} << (k % inner_exponents_);
+  return InnerOuterStep(rank, k, world_size_, local_size_, outer, inner);
 }
 
 }  // namespace topology

@@ -19,6 +19,10 @@
 namespace bluefog {
 namespace topology {
 
+// Throws InvalidArgument "<function>: <what> must be in [0, <size>), got <rank>"
+// unless 0 <= rank < size. The Python topology functions check ranks with it.
+void CheckRank(const std::string& function, const std::string& what, int rank, int size);
+
 // A dense n x n matrix of doubles, row-major.
 class WeightMatrix {
  public:

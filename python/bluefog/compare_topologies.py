@@ -14,6 +14,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from bluefog.common import topology_util as tu
+from bluefog.common.topology_graphs import default_mesh_grid_shape
 
 
 def _default_local_size(size: int) -> Optional[int]:
@@ -27,7 +28,7 @@ def _default_local_size(size: int) -> Optional[int]:
 
 
 def _rows(size: int, local_size: Optional[int]) -> List[Tuple[str, object]]:
-    grid_rows, grid_cols = tu._core.default_mesh_grid_shape(size)
+    grid_rows, grid_cols = default_mesh_grid_shape(size)
     rows = [
         ("ExponentialTwoGraph", tu.ExponentialTwoGraph(size)),
         ("ExponentialGraph(base=3)", tu.ExponentialGraph(size, base=3)),

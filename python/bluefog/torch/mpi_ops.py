@@ -71,6 +71,13 @@ def resume():
     _bluefog.resume()
 
 
+def message_counts():
+    """(per peer rank: messages received from it, MPI messages received), both
+    since init and from one snapshot; a fused frame is one MPI message.
+    Diagnostics, for tests and benchmarks."""
+    return _bluefog.message_counts()
+
+
 def set_skip_negotiate_stage(value):
     """Accepted for BlueFog 0.3 compatibility: this engine never negotiates
     through a coordinator, so there is no stage to skip."""

@@ -4,7 +4,6 @@ and checks that every rank installed the same graph."""
 
 import networkx as nx
 
-from bluefog import _bluefog
 from bluefog.common.topology_graphs import ExponentialGraph
 from bluefog.common.topology_queries import GetRecvWeights, IsTopologyEquivalent
 from bluefog.torch import agreement, arguments, mpi_ops
@@ -14,6 +13,10 @@ _state = {
     "graph": None, "weighted": False, "in": [], "out": [],
     "self_weight": 1.0, "src_weights": {},
     "machine_graph": None, "machine_weighted": False,
+    # A window keeps a buffer per in-neighbour of the graph it was created
+    # over, so the graph may not change while one exists; win_ops reports
+    # them (window_created, window_freed).
+    "windows": set(),
 }
 
 
@@ -55,7 +58,7 @@ def set_topology(topology=None, is_weighted=False):
         topology = ExponentialGraph(size)
     _check_graph(topology, size, "set_topology")
     is_weighted = bool(is_weighted)
-    if _window_names():
+    if _state["windows"]:
         return False
     # Always exchange fingerprints: a rank skipping it because its graph is
     # unchanged would leave the others waiting in the exchange.
@@ -84,8 +87,13 @@ def _plan(graph, node, weighted):
     return in_ranks, out_ranks, self_weight, src_weights
 
 
-def _window_names():
-    return _bluefog.win_names() if _bluefog.is_initialized() else []
+def window_created(name):
+    """Window `name` now depends on the graph in force (see _state)."""
+    _state["windows"].add(name)
+
+
+def window_freed(name):
+    _state["windows"].discard(name)
 
 
 def _running():

@@ -19,57 +19,43 @@ LOG_LEVEL_ENV = "BLUEFOG_LOG_LEVEL"
 # One -H entry: "host" or "host:slots".
 _HOST_ENTRY_RE = re.compile(r"^([^\s:,]+)(?::([^\s:,]*))?$")
 
-# (flags, settings) of the mutually exclusive ways to name the hosts.
-_HOST_OPTIONS = (
-    (("-H", "--hosts"), dict(
-        dest="hosts", metavar="HOSTS",
-        help="comma-separated hosts, each optionally with its number of slots, "
-             "e.g. server1:4,server2:4 (passed to mpirun -H)")),
-    (("-hostfile", "--hostfile"), dict(
-        dest="hostfile", metavar="FILE",
-        help="hostfile (passed to Open MPI's mpirun --hostfile, or to hydra's -f)")),
-)
-
-# (flags, settings) of bfrun's other options, in the order --help lists them.
+# (flags, settings) of bfrun's options other than the hosts' (-H, --hostfile),
+# in the order --help lists them after those. Each value is stored under the
+# long name (--ssh-port: args.ssh_port).
 _OPTIONS = (
     (("-np", "--num-proc"), dict(
         dest="np", type=int, metavar="N", help="number of processes (ranks) to start")),
     (("--network-interface",), dict(
-        dest="network_interface", metavar="IF",
+        metavar="IF",
         help="network interface(s) to use for MPI traffic (comma-separated), e.g. eth0")),
     (("--timeline-filename",), dict(
-        dest="timeline_filename", metavar="PREFIX",
+        metavar="PREFIX",
         help=f"record a timeline; sets {TIMELINE_ENV}=PREFIX for the ranks")),
     (("-v", "--verbose"), dict(
         action="store_true",
         help=f"print the mpirun command before running it, and run the ranks with "
              f"{LOG_LEVEL_ENV}=debug unless it is set")),
     (("--extra-mpi-flags",), dict(
-        dest="extra_mpi_flags", metavar="FLAGS",
+        metavar="FLAGS",
         help='extra flags for mpirun, as one shell-quoted string, e.g. '
              '--extra-mpi-flags "-mca btl ^tcp"')),
     (("-p", "--ssh-port"), dict(
-        dest="ssh_port", metavar="PORT",
+        metavar="PORT",
         help="ssh port used to reach the other hosts (Open MPI only)")),
     (("--use-infiniband",), dict(
-        dest="use_infiniband", action="store_true",
+        action="store_true",
         help="communicate over InfiniBand: Open MPI's UCX layer (--mca pml ucx); refused "
              "for a local job on a host without InfiniBand devices, and for MPICH, whose "
              "network is chosen when it is built")),
     (("--prefix",), dict(
-        dest="prefix", metavar="DIR",
+        metavar="DIR",
         help="Open MPI install prefix on the remote hosts (passed to mpirun --prefix; "
              "Open MPI only)")),
     (("--mpirun",), dict(
-        dest="mpirun", metavar="PATH",
+        metavar="PATH",
         help=f"the launcher to run (default: ${MPIRUN_ENV}, else mpirun on PATH), e.g. "
              f"mpiexec.mpich for a build against MPICH")),
 )
-
-# The flags that take a value (every option but the store_true ones).
-_VALUE_FLAGS = frozenset(flag for flags, settings in _HOST_OPTIONS + _OPTIONS
-                         if "action" not in settings for flag in flags)
-
 
 def _bluefog_version():
     try:
@@ -93,6 +79,7 @@ class _VersionAction(argparse.Action):
 
 
 def _make_parser():
+    """bfrun's parser, and the flags of its options that take a value."""
     parser = argparse.ArgumentParser(
         prog="bfrun",
         allow_abbrev=False,
@@ -102,18 +89,25 @@ def _make_parser():
                     "from COMMAND on is passed to the ranks unchanged.",
     )
     hosts = parser.add_mutually_exclusive_group()
-    for flags, settings in _HOST_OPTIONS:
-        hosts.add_argument(*flags, **settings)
-    for flags, settings in _OPTIONS:
-        parser.add_argument(*flags, **settings)
+    actions = [
+        hosts.add_argument("-H", "--hosts", metavar="HOSTS",
+                           help="comma-separated hosts, each optionally with its number of "
+                                "slots, e.g. server1:4,server2:4 (passed to mpirun -H)"),
+        hosts.add_argument("-hostfile", "--hostfile", metavar="FILE",
+                           help="hostfile (passed to Open MPI's mpirun --hostfile, or to "
+                                "hydra's -f)"),
+    ]
+    actions += [parser.add_argument(*flags, **settings) for flags, settings in _OPTIONS]
     parser.add_argument("--version", action=_VersionAction,
                         help="print the bluefog version and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND",
                         help="the program to run on every rank, with its arguments")
-    return parser
+    value_flags = {flag for action in actions if action.nargs is None
+                   for flag in action.option_strings}
+    return parser, value_flags
 
 
-def _normalize_argv(argv):
+def _normalize_argv(argv, value_flags):
     """bfrun's own options, with each ``--long-option VALUE`` whose VALUE
     starts with '-' (``--extra-mpi-flags "-mca btl ^tcp"``) joined into
     ``--long-option=VALUE``, which argparse would otherwise take for an
@@ -125,7 +119,7 @@ def _normalize_argv(argv):
         if word == "--" or word == "-" or not word.startswith("-"):
             out.extend(argv[i:])  # the user's command
             break
-        if word in _VALUE_FLAGS and i + 1 < len(argv):
+        if word in value_flags and i + 1 < len(argv):
             value = argv[i + 1]
             if word.startswith("--") and value.startswith("-"):
                 out.append(f"{word}={value}")
@@ -201,8 +195,8 @@ def parse_args(argv=None):
     print a usage message and raise ``SystemExit(2)``."""
     if argv is None:
         argv = sys.argv[1:]
-    parser = _make_parser()
-    args = parser.parse_args(_normalize_argv(list(argv)))
+    parser, value_flags = _make_parser()
+    args = parser.parse_args(_normalize_argv(list(argv), value_flags))
     if args.command and args.command[0] == "--":
         args.command = args.command[1:]
     _check_values(parser, args)

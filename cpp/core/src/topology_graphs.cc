@@ -85,6 +85,17 @@ double NumpyPairwiseSum(const double* a, std::size_t n) {
 
 double NumpySum(const double* a, std::size_t n) { return 0.0 + NumpyPairwiseSum(a, n); }
 
+// The ranks other than `rank` with a nonzero weight in column `rank` of w
+// (`in`) or in its row, ascending.
+std::vector<int> NonzeroOthers(const WeightMatrix& w, int rank, bool in) {
+  std::vector<int> result;
+  for (int other = 0; other < w.size(); ++other) {
+    const double weight = in ? w(other, rank) : w(rank, other);
+    if (other != rank && weight != 0.0) result.push_back(other);
+  }
+  return result;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -114,20 +125,12 @@ WeightMatrix WeightMatrix::FromRowMajor(int size, std::vector<double> values) {
 
 std::vector<int> WeightMatrix::InNeighbors(int rank) const {
   CheckRank("InNeighbors", "rank", rank, size_);
-  std::vector<int> result;
-  for (int i = 0; i < size_; ++i) {
-    if (i != rank && (*this)(i, rank) != 0.0) result.push_back(i);
-  }
-  return result;
+  return NonzeroOthers(*this, rank, true);
 }
 
 std::vector<int> WeightMatrix::OutNeighbors(int rank) const {
   CheckRank("OutNeighbors", "rank", rank, size_);
-  std::vector<int> result;
-  for (int j = 0; j < size_; ++j) {
-    if (j != rank && (*this)(rank, j) != 0.0) result.push_back(j);
-  }
-  return result;
+  return NonzeroOthers(*this, rank, false);
 }
 
 // ---------------------------------------------------------------------------

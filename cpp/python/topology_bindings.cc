@@ -1,6 +1,7 @@
-// Bindings of the topology core (bluefog/core/topology.h) as the submodule
-// `bluefog._bluefog.topology`. python/bluefog/common/topology_util.py turns
-// these into networkx graphs and generators; nothing here needs torch.
+// Bindings of the topology core (bluefog/core/topology.h) and of the checks
+// of neighbour lists (bluefog/core/neighbor_checks.h) as the submodule
+// `bluefog._bluefog.topology`. python/bluefog/common/topology_*.py turn these
+// into networkx graphs and generators; nothing here needs torch.
 //
 // Weight matrices cross as float64 numpy arrays of shape (n, n); schedules as
 // DynamicSchedule objects with step(rank, k) -> (send_ranks, recv_ranks).
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bluefog/core/neighbor_checks.h"
 #include "bluefog/core/status.h"
 #include "bluefog/core/topology.h"
 #include "topology_bindings.h"
@@ -54,21 +56,37 @@ py::tuple StepTuple(const topo::SendRecv& step) {
 
 using SchedulePtr = std::shared_ptr<topo::DynamicSchedule>;
 
+// Binds the built-in graph `make` as `name`, returning its weight matrix.
+template <typename... Args, typename... Extra>
+void DefGraph(py::module& t, const char* name, topo::WeightMatrix (*make)(Args...),
+              const Extra&... extra) {
+  t.def(name, [make](Args... args) { return ToNumpy(make(args...)); }, extra...);
+}
+
 }  // namespace
 
 void BindTopology(py::module& m) {
   py::module t = m.def_submodule(
       "topology", "Topology core: built-in weight matrices, dynamic schedules, mixing analysis.");
 
+  // The checks of ranks that Python runs before anything collective, so that
+  // C++ and Python word each mistake alike.
+  t.def("check_rank", &topo::CheckRank, py::arg("function"), py::arg("what"), py::arg("rank"),
+        py::arg("size"));
+  t.def("check_ranks_in_range", &bluefog::CheckRanksInRange, py::arg("op"), py::arg("what"),
+        py::arg("ranks"), py::arg("count"), py::arg("unit") = "rank");
+  t.def("check_neighbor_ranks",
+        py::overload_cast<const std::string&, const std::string&, const std::vector<int>&, int,
+                          int, const std::string&>(&bluefog::CheckNeighborRanks),
+        py::arg("op"), py::arg("what"), py::arg("ranks"), py::arg("me"), py::arg("count"),
+        py::arg("unit") = "rank");
+
   // Graphs: W[i, j] = weight of edge i -> j.
-  t.def("exponential_two_graph",
-        [](int size) { return ToNumpy(topo::ExponentialTwoGraph(size)); }, py::arg("size"));
-  t.def("exponential_graph",
-        [](int size, int base) { return ToNumpy(topo::ExponentialGraph(size, base)); },
-        py::arg("size"), py::arg("base") = 2);
-  t.def("symmetric_exponential_graph",
-        [](int size, int base) { return ToNumpy(topo::SymmetricExponentialGraph(size, base)); },
-        py::arg("size"), py::arg("base") = 4);
+  DefGraph(t, "exponential_two_graph", &topo::ExponentialTwoGraph, py::arg("size"));
+  DefGraph(t, "exponential_graph", &topo::ExponentialGraph, py::arg("size"),
+           py::arg("base") = 2);
+  DefGraph(t, "symmetric_exponential_graph", &topo::SymmetricExponentialGraph, py::arg("size"),
+           py::arg("base") = 4);
   t.def("default_mesh_grid_shape",
         [](int size) {
           const topo::GridShape shape = topo::DefaultMeshGridShape(size);
@@ -80,14 +98,9 @@ void BindTopology(py::module& m) {
           return ToNumpy(topo::MeshGrid2DGraph(size, topo::GridShape{rows, cols}));
         },
         py::arg("size"), py::arg("rows"), py::arg("cols"));
-  t.def("star_graph",
-        [](int size, int center_rank) { return ToNumpy(topo::StarGraph(size, center_rank)); },
-        py::arg("size"), py::arg("center_rank") = 0);
-  t.def("ring_graph",
-        [](int size, int connect_style) { return ToNumpy(topo::RingGraph(size, connect_style)); },
-        py::arg("size"), py::arg("connect_style") = 0);
-  t.def("fully_connected_graph",
-        [](int size) { return ToNumpy(topo::FullyConnectedGraph(size)); }, py::arg("size"));
+  DefGraph(t, "star_graph", &topo::StarGraph, py::arg("size"), py::arg("center_rank") = 0);
+  DefGraph(t, "ring_graph", &topo::RingGraph, py::arg("size"), py::arg("connect_style") = 0);
+  DefGraph(t, "fully_connected_graph", &topo::FullyConnectedGraph, py::arg("size"));
 
   // Schedules.
   py::class_<topo::DynamicSchedule, SchedulePtr>(
@@ -170,18 +183,4 @@ void BindTopology(py::module& m) {
           return topo::AnalyzeMixing(matrices, tolerance);
         },
         py::arg("steps"), py::arg("tolerance") = 1e-6);
-  t.def("consensus_contraction",
-        [](const InputArray& w) {
-          topo::WeightMatrix matrix = FromNumpy(w, "consensus_contraction");
-          py::gil_scoped_release no_gil;
-          return topo::ConsensusContraction(matrix);
-        },
-        py::arg("w"));
-  t.def("spectral_norm",
-        [](const InputArray& a) {
-          topo::WeightMatrix matrix = FromNumpy(a, "spectral_norm");
-          py::gil_scoped_release no_gil;
-          return topo::SpectralNorm(matrix);
-        },
-        py::arg("a"));
 }

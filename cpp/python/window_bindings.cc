@@ -54,7 +54,5 @@ void BindWindows(py::module& m) {
     return api::win_update_then_collect(name, with_p);
   });
   m.def("win_versions", &api::win_versions);
-  m.def("win_names", &api::win_names);
   m.def("win_p", &api::win_p);
-  m.def("win_set_p", &api::win_set_p);
 }

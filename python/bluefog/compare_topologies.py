@@ -14,6 +14,7 @@ import sys
 from typing import List, Optional, Tuple
 
 from bluefog.common import topology_util as tu
+from bluefog.common.topology_graphs import default_mesh_grid_shape
 
 
 def _default_local_size(size: int) -> Optional[int]:
@@ -27,7 +28,7 @@ def _default_local_size(size: int) -> Optional[int]:
 
 
 def _rows(size: int, local_size: Optional[int]) -> List[Tuple[str, object]]:
-    grid_rows, grid_cols = tu._core.default_mesh_grid_shape(size)
+    grid_rows, grid_cols = default_mesh_grid_shape(size)
     rows = [
         ("ExponentialTwoGraph", tu.ExponentialTwoGraph(size)),
         ("ExponentialGraph(base=3)", tu.ExponentialGraph(size, base=3)),
@@ -87,15 +88,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--tolerance", type=float, default=1e-6,
                         help="consensus error reduction to reach (default 1e-6)")
     args = parser.parse_args(argv)
-    if args.size < 1:
-        parser.error(f"size must be at least 1, got {args.size}")
     if args.local_size is not None and (args.local_size < 1 or args.size % args.local_size
                                         or args.local_size == 2):
         parser.error(f"--local-size must divide {args.size} and must not be 2, "
                      f"got {args.local_size}")
     if not 0 < args.tolerance < 1:
         parser.error(f"--tolerance must be in (0, 1), got {args.tolerance}")
-    print(table(args.size, args.local_size, args.tolerance))
+    try:
+        print(table(args.size, args.local_size, args.tolerance))
+    except ValueError as error:  # the size, refused by the graphs
+        parser.error(str(error))
     return 0
 
 

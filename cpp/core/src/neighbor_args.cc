@@ -7,20 +7,32 @@
 
 namespace bluefog {
 
-void CheckNeighborRanks(const OpIdentity& id, const std::vector<int>& ranks, int rank,
-                        int size, const char* what) {
+void CheckRanksInRange(const std::string& op, const std::string& what,
+                       const std::vector<int>& ranks, int count, const std::string& unit) {
+  for (int r : ranks)
+    if (r < 0 || r >= count)
+      throw InvalidArgument(op + ": " + what + " names " + unit + " " + std::to_string(r) +
+                            ", out of range for " + std::to_string(count) + " " + unit + "s");
+}
+
+void CheckNeighborRanks(const std::string& op, const std::string& what,
+                        const std::vector<int>& ranks, int me, int count,
+                        const std::string& unit) {
+  CheckRanksInRange(op, what, ranks, count, unit);
   std::set<int> seen;
   for (int r : ranks) {
-    if (r < 0 || r >= size)
-      throw InvalidArgument(OpLabel(id) + ": " + what + " names rank " + std::to_string(r) +
-                            ", out of range for " + std::to_string(size) + " ranks");
-    if (r == rank)
-      throw InvalidArgument(OpLabel(id) + ": " + what + " names this rank (" +
-                            std::to_string(rank) + "); use self_weight for it");
+    if (r == me)
+      throw InvalidArgument(op + ": " + what + " names this " + unit + " (" +
+                            std::to_string(me) + "); a " + unit + " is not its own neighbour");
     if (!seen.insert(r).second)
-      throw InvalidArgument(OpLabel(id) + ": " + what + " names rank " + std::to_string(r) +
+      throw InvalidArgument(op + ": " + what + " names " + unit + " " + std::to_string(r) +
                             " twice");
   }
+}
+
+void CheckNeighborRanks(const OpIdentity& id, const std::vector<int>& ranks, int rank,
+                        int size, const char* what) {
+  CheckNeighborRanks(OpLabel(id), what, ranks, rank, size);
 }
 
 std::vector<int> RanksOf(const RankWeights& weights) {

@@ -29,12 +29,6 @@ inline void CheckSize(const char* function, int size) {
   }
 }
 
-inline void CheckRank(const char* function, const char* what, int rank, int size) {
-  if (rank < 0 || rank >= size) {
-    Fail(function, ": ", what, " must be in [0, ", size, "), got ", rank);
-  }
-}
-
 inline int64_t Mod(int64_t a, int64_t m) {
   int64_t r = a % m;
   return r < 0 ? r + m : r;

@@ -13,6 +13,10 @@ namespace bluefog {
 namespace topology {
 using namespace detail;
 
+void CheckRank(const std::string& function, const std::string& what, int rank, int size) {
+  if (rank < 0 || rank >= size) Fail(function, ": ", what, " must be in [0, ", size, "), got ", rank);
+}
+
 namespace {
 
 void CheckBase(const char* function, int base) {
@@ -81,6 +85,17 @@ double NumpyPairwiseSum(const double* a, std::size_t n) {
 
 double NumpySum(const double* a, std::size_t n) { return 0.0 + NumpyPairwiseSum(a, n); }
 
+// The ranks other than `rank` with a nonzero weight in column `rank` of w
+// (`in`) or in its row, ascending.
+std::vector<int> NonzeroOthers(const WeightMatrix& w, int rank, bool in) {
+  std::vector<int> result;
+  for (int other = 0; other < w.size(); ++other) {
+    const double weight = in ? w(other, rank) : w(rank, other);
+    if (other != rank && weight != 0.0) result.push_back(other);
+  }
+  return result;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -110,20 +125,12 @@ WeightMatrix WeightMatrix::FromRowMajor(int size, std::vector<double> values) {
 
 std::vector<int> WeightMatrix::InNeighbors(int rank) const {
   CheckRank("InNeighbors", "rank", rank, size_);
-  std::vector<int> result;
-  for (int i = 0; i < size_; ++i) {
-    if (i != rank && (*this)(i, rank) != 0.0) result.push_back(i);
-  }
-  return result;
+  return NonzeroOthers(*this, rank, true);
 }
 
 std::vector<int> WeightMatrix::OutNeighbors(int rank) const {
   CheckRank("OutNeighbors", "rank", rank, size_);
-  std::vector<int> result;
-  for (int j = 0; j < size_; ++j) {
-    if (j != rank && (*this)(rank, j) != 0.0) result.push_back(j);
-  }
-  return result;
+  return NonzeroOthers(*this, rank, false);
 }
 
 // ---------------------------------------------------------------------------
@@ -239,20 +246,27 @@ WeightMatrix FullyConnectedGraph(int size) {
 // ---------------------------------------------------------------------------
 // Weights of one rank
 
-RankWeights RecvWeights(const WeightMatrix& w, int rank) {
-  CheckRank("RecvWeights", "rank", rank, w.size());
+namespace {
+
+// Column `rank` of w (`receiving`) or its row.
+RankWeights WeightsOf(const char* function, const WeightMatrix& w, int rank, bool receiving) {
+  CheckRank(function, "rank", rank, w.size());
   RankWeights result;
   result.self_weight = w(rank, rank);
-  for (int i : w.InNeighbors(rank)) result.neighbors.emplace_back(i, w(i, rank));
+  for (int other : receiving ? w.InNeighbors(rank) : w.OutNeighbors(rank)) {
+    result.neighbors.emplace_back(other, receiving ? w(other, rank) : w(rank, other));
+  }
   return result;
 }
 
+}  // namespace
+
+RankWeights RecvWeights(const WeightMatrix& w, int rank) {
+  return WeightsOf("RecvWeights", w, rank, true);
+}
+
 RankWeights SendWeights(const WeightMatrix& w, int rank) {
-  CheckRank("SendWeights", "rank", rank, w.size());
-  RankWeights result;
-  result.self_weight = w(rank, rank);
-  for (int j : w.OutNeighbors(rank)) result.neighbors.emplace_back(j, w(rank, j));
-  return result;
+  return WeightsOf("SendWeights", w, rank, false);
 }
 
 }  // namespace topology

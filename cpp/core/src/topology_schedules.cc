@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "topology_checks.h"
 
@@ -18,7 +19,7 @@ using namespace detail;
 
 void DynamicSchedule::CheckStep(int rank, int64_t k) const {
   const std::string function = name() + "Schedule.Step";
-  CheckRank(function.c_str(), "rank", rank, size());
+  CheckRank(function, "rank", rank, size());
   if (k < 0) Fail(function, ": step must be >= 0, got ", k);
 }
 
@@ -111,14 +112,13 @@ int MachineCount(const char* function, int world_size, int local_size) {
 
 // The inner-outer schedules: local_size 2 leaves the rank that is not talking
 // across machines without a partner, so the two local indices never mix.
-int InnerOuterMachineCount(const char* function, int world_size, int local_size) {
-  const int machines = MachineCount(function, world_size, local_size);
+void CheckInnerOuterSizes(const char* function, int world_size, int local_size) {
+  MachineCount(function, world_size, local_size);
   if (local_size == 2) {
     Fail(function, ": local_size 2 is not supported: the two local ranks of a machine would "
          "never exchange (use local_size 1 or > 2, hierarchical_neighbor_allreduce, or "
          "GetDynamicOnePeerSendRecvRanks)");
   }
-  return machines;
 }
 
 // Number of distinct exponential-2 distances 1, 2, 4, ... <= m - 1 in a ring
@@ -158,56 +158,53 @@ SendRecv Exp2MachineSchedule::Step(int machine, int64_t k) const {
   return result;
 }
 
-InnerOuterRingSchedule::InnerOuterRingSchedule(int world_size, int local_size)
-    : world_size_(world_size), local_size_(local_size) {
-  InnerOuterMachineCount("InnerOuterRingSchedule", world_size, local_size);
+InnerOuterSchedule::InnerOuterSchedule(std::string name, int world_size, int local_size)
+    : name_(std::move(name)), world_size_(world_size), local_size_(local_size) {
+  CheckInnerOuterSizes((name_ + "Schedule").c_str(), world_size, local_size);
 }
 
-SendRecv InnerOuterRingSchedule::Step(int rank, int64_t k) const {
-  CheckStep(rank, k);
+SendRecv InnerOuterSchedule::StepAt(int rank, int64_t k, int64_t outer_distance,
+                                    int64_t inner_distance) const {
   const int machines = world_size_ / local_size_;
   const int machine = rank / local_size_;
   const int local = rank % local_size_;
   SendRecv result;
   if (local == static_cast<int>(k % local_size_)) {
-    if (machines < 2) return result;
-    result.send_ranks.push_back(static_cast<int>(Mod(machine + 1, machines)) * local_size_ + local);
-    result.recv_ranks.push_back(static_cast<int>(Mod(machine - 1, machines)) * local_size_ + local);
+    if (outer_distance == 0) return result;
+    auto counterpart = [&](int64_t other_machine) {
+      return static_cast<int>(Mod(other_machine, machines)) * local_size_ + local;
+    };
+    result.send_ranks.push_back(counterpart(machine + outer_distance));
+    result.recv_ranks.push_back(counterpart(machine - outer_distance));
     return result;
   }
-  InnerRingStep(machine, local, local_size_, k, 1, &result);
+  if (inner_distance > 0) InnerRingStep(machine, local, local_size_, k, inner_distance, &result);
   return result;
 }
 
+InnerOuterRingSchedule::InnerOuterRingSchedule(int world_size, int local_size)
+    : InnerOuterSchedule("InnerOuterRing", world_size, local_size) {}
+
+SendRecv InnerOuterRingSchedule::Step(int rank, int64_t k) const {
+  CheckStep(rank, k);
+  const bool one_machine = world_size_ == local_size_;
+  return StepAt(rank, k, one_machine ? 0 : 1, 1);
+}
+
 InnerOuterExpo2Schedule::InnerOuterExpo2Schedule(int world_size, int local_size)
-    : world_size_(world_size), local_size_(local_size) {
-  const int machines = InnerOuterMachineCount("InnerOuterExpo2Schedule", world_size, local_size);
-  outer_exponents_ = Exp2DistanceCount(machines);
-  inner_exponents_ = Exp2DistanceCount(local_size - 1);
-  period_ = local_size;
+    : InnerOuterSchedule("InnerOuterExpo2", world_size, local_size),
+      outer_exponents_(Exp2DistanceCount(world_size / local_size)),
+      inner_exponents_(Exp2DistanceCount(local_size - 1)),
+      period_(local_size) {
   if (outer_exponents_ > 0) period_ = SaturatingLcm(period_, outer_exponents_);
   if (inner_exponents_ > 0) period_ = SaturatingLcm(period_, inner_exponents_);
 }
 
 SendRecv InnerOuterExpo2Schedule::Step(int rank, int64_t k) const {
   CheckStep(rank, k);
-  const int machines = world_size_ / local_size_;
-  const int machine = rank / local_size_;
-  const int local = rank % local_size_;
-  SendRecv result;
-  if (local == static_cast<int>(k % local_size_)) {
-    if (outer_exponents_ == 0) return result;  // one machine
-    const int64_t distance = int64_t{1} << (k % outer_exponents_);
-    result.send_ranks.push_back(static_cast<int>(Mod(machine + distance, machines)) * local_size_ +
-                                local);
-    result.recv_ranks.push_back(static_cast<int>(Mod(machine - distance, machines)) * local_size_ +
-                                local);
-    return result;
-  }
-  if (inner_exponents_ == 0) return result;
-  const int64_t distance = int64_t{1} << (k % inner_exponents_);
-  InnerRingStep(machine, local, local_size_, k, distance, &result);
-  return result;
+  const int64_t outer = outer_exponents_ == 0 ? 0 : int64_t{1} << (k % outer_exponents_);
+  const int64_t inner = inner_exponents_ == 0 ? 0 : int64_t{1} << (k % inner_exponents_);
+  return StepAt(rank, k, outer, inner);
 }
 
 }  // namespace topology

@@ -1,6 +1,7 @@
 """BlueFog for PyTorch: ``import bluefog.torch as bf``."""
 
 from bluefog.torch.lifecycle import init, shutdown, is_initialized  # noqa: F401
+from bluefog.torch.mpi_ops import message_counts as _message_counts  # noqa: F401  (diagnostics)
 from bluefog.torch.mpi_ops import (  # noqa: F401
     size, rank, local_size, local_rank, machine_size, machine_rank,
     is_homogeneous, mpi_threads_supported, nccl_built,
@@ -57,13 +58,6 @@ from bluefog.torch.optimizers import (  # noqa: F401
     DistributedHierarchicalNeighborAllreduceOptimizer, DistributedAllreduceOptimizer,
     DistributedWinPutOptimizer, DistributedPullGetOptimizer, DistributedPushSumOptimizer,
 )
-
-
-def _message_counts():
-    """(per peer rank: messages received from it, MPI messages received), both
-    since init and from one snapshot; a fused frame is one MPI message."""
-    from bluefog import _bluefog
-    return _bluefog.message_counts()
 
 
 def _messages_received_from():

@@ -3,9 +3,12 @@ TypeError for a wrong type and ValueError for a bad value, and its message
 names the op and the argument, so that nothing reaches the native module
 that it would refuse with pybind11's signature dump (or silently accept).
 
-Weights follow the core's one rule (cpp/core/include/bluefog/core/weights.h):
-finite, of magnitude at most 1e9; ``set_topology`` applies it to the graph's
-edge weights too.
+Python converts (types, and integers no C int holds); the rules on values
+belong to the core, which words their messages, and are called from here
+so that they run before anything collective: the weight rule
+(cpp/core/include/bluefog/core/weights.h: finite, of magnitude at most 1e9;
+``set_topology`` applies it to the graph's edge weights too) and the checks
+of rank lists (bluefog/core/neighbor_checks.h).
 """
 
 import math
@@ -17,6 +20,7 @@ from bluefog import _bluefog
 from bluefog.torch.errors import InvalidArgumentError
 
 _INT64 = 2 ** 63
+_C_INT = 2 ** 31
 
 
 def check_tensor(tensor, op):
@@ -47,24 +51,43 @@ def op_name(name, op):
 
 
 def rank(value, op, what, count=None, unit="rank", member=False):
-    """An integer rank (or machine), in [0, count) when `count` is given.
-    `member`: `what` is a collection holding it (a list, a dict's keys)."""
+    """An integer rank (or machine) that a C int holds, in [0, count) when
+    `count` is given. `member`: `what` is a collection holding it (a list, a
+    dict's keys), whose range the core checks (see `ranks`)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         expected = f"hold integer {unit}s" if member else f"be an integer {unit}"
         raise TypeError(f"{op}: {what} must {expected}, got {value!r}")
     value = int(value)
-    if count is not None and not 0 <= value < count:
-        named = f"names {unit} {value}," if member else f"{value} is"
+    named = f"names {unit} {value}," if member else f"{value} is"
+    if not -_C_INT <= value < _C_INT:
+        raise InvalidArgumentError(f"{op}: {what} {named} out of range (not a 32-bit integer)")
+    if count is not None and not member and not 0 <= value < count:
         raise InvalidArgumentError(f"{op}: {what} {named} out of range for {count} {unit}s")
     return value
 
 
-def ranks(values, op, what, count=None, unit="rank"):
-    """A list of ranks from any iterable of them."""
+def _members(values, op, what, unit):
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{op}: {what} must be a list of {unit}s, got "
                         f"{type(values).__name__}")
-    return [rank(v, op, what, count, unit, member=True) for v in values]
+    return [rank(v, op, what, unit=unit, member=True) for v in values]
+
+
+def ranks(values, op, what, count=None, unit="rank"):
+    """A list of ranks from any iterable of them, each in [0, count) when
+    `count` is given."""
+    checked = _members(values, op, what, unit)
+    if count is not None:
+        _bluefog.topology.check_ranks_in_range(op, what, checked, count, unit)
+    return checked
+
+
+def neighbor_ranks(values, op, what, me, count, unit="rank"):
+    """The ranks a call names as its neighbours: in [0, count), not `me`
+    (this rank or machine), none twice."""
+    checked = _members(values, op, what, unit)
+    _bluefog.topology.check_neighbor_ranks(op, what, checked, me, count, unit)
+    return checked
 
 
 def weight(value, op, what):
@@ -86,8 +109,10 @@ def weights_dict(weights, op, what, count=None, unit="rank"):
                         f"{type(weights).__name__}")
     checked = {}
     for r, w in weights.items():
-        r = rank(r, op, what, count, unit, member=True)
+        r = rank(r, op, what, unit=unit, member=True)
         checked[r] = weight(w, op, f"{what}[{r}]")
+    if count is not None:
+        _bluefog.topology.check_ranks_in_range(op, what, list(checked), count, unit)
     return checked
 
 

@@ -6,12 +6,16 @@ without MPI_Finalize, which would wait for ranks that may never get there."""
 import os
 import sys
 
+from bluefog.torch.errors import PeerFailureError
+
 _MAX_REASON = 2000
 _installed_in_pid = None
 
 
-def install_excepthook():
-    """Chains onto sys.excepthook once per process (init calls it)."""
+def install_excepthook(abort):
+    """Chains onto sys.excepthook once per process (init calls it):
+    ``abort(reason, consequence)`` ends this rank's bluefog, telling the peers
+    why; `consequence`: the exception came from another rank's failure."""
     global _installed_in_pid
     if _installed_in_pid == os.getpid():
         return
@@ -23,7 +27,6 @@ def install_excepthook():
         # A forked child (a DataLoader worker) has a copy of the engine's
         # state but not its thread: only the process that started it aborts.
         if os.getpid() == _installed_in_pid:
-            from bluefog.torch.errors import PeerFailureError
             abort(f"its script raised {describe_exception(exc_type, exc)}",
                   consequence=issubclass(exc_type, PeerFailureError))
 
@@ -36,11 +39,3 @@ def describe_exception(exc_type, exc):
         text = text[:-1]
     return text if len(text) <= _MAX_REASON else text[:_MAX_REASON] + "..."
 
-
-def abort(reason, consequence=False):
-    """Ends this rank's bluefog on an error, telling every peer `reason`;
-    `consequence`: the error came from another rank's failure."""
-    from bluefog import _bluefog
-    if _bluefog.is_initialized():
-        sys.stderr.flush()
-        _bluefog.abort(reason, consequence)

@@ -4,6 +4,7 @@ that the ops need not import the topology that init installs."""
 
 import atexit
 import os
+import sys
 
 from bluefog import _bluefog
 from bluefog.common import environment
@@ -29,7 +30,7 @@ def init(topology_fn=None, is_weighted=False):
     starting = not _bluefog.is_initialized()
     _bluefog.init()
     try:
-        failure.install_excepthook()
+        failure.install_excepthook(abort)
         if mpi_ops.local_rank() == 0:  # one warning per machine, not per rank
             environment.warn_once(os.environ)
         if not _atexit_registered:
@@ -52,3 +53,11 @@ def shutdown():
 
 def is_initialized():
     return _bluefog.is_initialized()
+
+
+def abort(reason, consequence=False):
+    """Ends this rank's bluefog on an error, telling every peer `reason`;
+    `consequence`: the error came from another rank's failure."""
+    if _bluefog.is_initialized():
+        sys.stderr.flush()
+        _bluefog.abort(reason, consequence)

@@ -11,64 +11,41 @@ from bluefog.torch import arguments, autograd
 _skip_negotiate_stage = False
 
 
-def size():
-    """Number of ranks in the job."""
-    return _bluefog.size()
+def _native_query(name, doc):
+    """The function of no arguments that returns ``_bluefog.<name>()``."""
+    def query():
+        return getattr(_bluefog, name)()
+    query.__name__ = query.__qualname__ = name
+    query.__doc__ = doc
+    return query
 
 
-def rank():
-    """This process's rank, from 0 to size() - 1."""
-    return _bluefog.rank()
-
-
-def local_size():
-    """Number of ranks on this machine."""
-    return _bluefog.local_size()
-
-
-def local_rank():
-    """This process's rank among the ranks on its machine."""
-    return _bluefog.local_rank()
-
-
-def machine_size():
-    """Number of machines: size() // local_size()."""
-    return _bluefog.machine_size()
-
-
-def machine_rank():
-    """This machine's index: rank() // local_size()."""
-    return _bluefog.machine_rank()
-
-
-def is_homogeneous():
-    """Whether every machine runs the same number of ranks."""
-    return _bluefog.is_homogeneous()
-
-
-def mpi_threads_supported():
-    """Whether MPI provides MPI_THREAD_MULTIPLE."""
-    return _bluefog.mpi_threads_supported()
+size = _native_query("size", "Number of ranks in the job.")
+rank = _native_query("rank", "This process's rank, from 0 to size() - 1.")
+local_size = _native_query("local_size", "Number of ranks on this machine.")
+local_rank = _native_query("local_rank", "This process's rank among the ranks on its machine.")
+machine_size = _native_query("machine_size", "Number of machines: size() // local_size().")
+machine_rank = _native_query("machine_rank", "This machine's index: rank() // local_size().")
+is_homogeneous = _native_query("is_homogeneous",
+                               "Whether every machine runs the same number of ranks.")
+mpi_threads_supported = _native_query("mpi_threads_supported",
+                                      "Whether MPI provides MPI_THREAD_MULTIPLE.")
+unified_mpi_window_model_supported = _native_query(
+    "unified_mpi_window_model_supported",
+    "Whether MPI's one-sided windows use the unified memory model.")
+suspend = _native_query("suspend",
+                        "Pause the engine: queued ops wait until resume(). Call on every rank.")
+resume = _native_query("resume", "Resume an engine paused by suspend().")
+message_counts = _native_query(
+    "message_counts",
+    "(per peer rank: messages received from it, MPI messages received), both since init "
+    "and from one snapshot; a fused frame is one MPI message. Diagnostics, for tests and "
+    "benchmarks.")
 
 
 def nccl_built():
     """Whether the NCCL (GPU) backend was built. Not in this version."""
     return False
-
-
-def unified_mpi_window_model_supported():
-    """Whether MPI's one-sided windows use the unified memory model."""
-    return _bluefog.unified_mpi_window_model_supported()
-
-
-def suspend():
-    """Pause the engine: queued ops wait until resume(). Call on every rank."""
-    _bluefog.suspend()
-
-
-def resume():
-    """Resume an engine paused by suspend()."""
-    _bluefog.resume()
 
 
 def set_skip_negotiate_stage(value):

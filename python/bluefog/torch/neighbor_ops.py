@@ -8,6 +8,7 @@ the peers of this call: ``dst_weights`` (or ``dst_ranks``) whom to send to,
 import torch
 
 from bluefog import _bluefog
+from bluefog.common.topology_checks import send_recv_mismatches
 from bluefog.torch import arguments, autograd, topology
 from bluefog.torch.errors import InvalidArgumentError
 from bluefog.torch.mpi_ops import synchronize
@@ -22,18 +23,6 @@ def _reject_unknown_keywords(op, kwargs):
         raise TypeError(f"{op}() got an unexpected keyword argument '{key}'")
 
 
-def _check_peers(op, ranks, what, unit="rank", me=None):
-    """Peers a call names (already in range): not this rank (or machine), no repeats."""
-    me = _bluefog.rank() if me is None else me
-    seen = set()
-    for r in ranks:
-        if r == me:
-            raise InvalidArgumentError(f"{op}: {what} names this {unit} ({me}); use self_weight for it")
-        if r in seen:
-            raise InvalidArgumentError(f"{op}: {what} names {unit} {r} twice")
-        seen.add(r)
-
-
 def check_send_recv_pattern(op, src_ranks, dst_ranks):
     """Collective: every rank's sends must match the receivers' sources.
     Raises ValueError on every rank, naming the mismatched pairs."""
@@ -41,15 +30,10 @@ def check_send_recv_pattern(op, src_ranks, dst_ranks):
     flags = torch.zeros(2 * size, dtype=torch.uint8)
     flags[list(src_ranks)] = 1
     flags[[size + r for r in dst_ranks]] = 1
-    table = _bluefog.synchronize(_bluefog.allgather_nonblocking(flags.unsqueeze(0), ""))
-    receives, sends = table[:, :size].bool(), table[:, size:].bool()
-    problems = []
-    for i in range(size):
-        for j in range(size):
-            if sends[i, j] and not receives[j, i]:
-                problems.append(f"rank {i} sends to rank {j}, which does not receive from it")
-            elif receives[j, i] and not sends[i, j]:
-                problems.append(f"rank {j} expects data from rank {i}, which does not send to it")
+    table = _bluefog.synchronize(_bluefog.allgather_nonblocking(flags.unsqueeze(0), "")).tolist()
+    receives = [[j for j in range(size) if row[j]] for row in table]
+    sends = [[j for j in range(size) if row[size + j]] for row in table]
+    problems = send_recv_mismatches(sends, receives)
     if problems:
         raise InvalidArgumentError(f"{op}: sends and receives do not match on rank {me}'s view: "
                                    + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
@@ -101,10 +85,9 @@ def _weight_plan(op, self_weight, src_weights, dst_weights, *, unit, count, me, 
     dsts = arguments.dst_weights(dst_weights, op, dst_key, count, unit)
     self_weight = _fold_self_exchange(op, self_weight, srcs, dsts, unit=unit, me=me,
                                       src_key=src_key, dst_key=dst_key)
-    srcs, dsts = sorted(srcs.items()), sorted(dsts.items())
-    _check_peers(op, [r for r, _ in srcs], src_key, unit, me)
-    _check_peers(op, [r for r, _ in dsts], dst_key, unit, me)
-    return self_weight, srcs, dsts
+    # Neither names `me` now, and dict keys do not repeat: the core's
+    # neighbour-list checks cannot fail on them.
+    return self_weight, sorted(srcs.items()), sorted(dsts.items())
 
 
 def _neighbor_allreduce_plan(op, self_weight, src_weights, dst_weights, enable_topo_check):
@@ -153,10 +136,9 @@ def _neighbor_allgather_plan(op, src_ranks, dst_ranks, enable_topo_check):
         return topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
     if src_ranks is None or dst_ranks is None:
         raise InvalidArgumentError(f"{op}: src_ranks and dst_ranks must be given together")
-    srcs = arguments.ranks(src_ranks, op, "src_ranks", _bluefog.size())
-    dsts = arguments.ranks(dst_ranks, op, "dst_ranks", _bluefog.size())
-    _check_peers(op, srcs, "src_ranks")
-    _check_peers(op, dsts, "dst_ranks")
+    size, me = _bluefog.size(), _bluefog.rank()
+    srcs = arguments.neighbor_ranks(src_ranks, op, "src_ranks", me, size)
+    dsts = arguments.neighbor_ranks(dst_ranks, op, "dst_ranks", me, size)
     if enable_topo_check:
         check_send_recv_pattern(op, srcs, dsts)
     return srcs, dsts
@@ -187,10 +169,7 @@ def pair_gossip_nonblocking(tensor, target_rank, self_weight=None, pair_weight=N
     """Start a pair_gossip; returns a handle."""
     op = "pair_gossip"
     arguments.check_tensor(tensor, op)
-    target = arguments.rank(target_rank, op, "target_rank", _bluefog.size())
-    if target == _bluefog.rank():
-        raise InvalidArgumentError(f"{op}: target_rank is this rank ({target}); pair_gossip exchanges "
-                                   "with another rank")
+    target = arguments.rank(target_rank, op, "target_rank")  # the native op checks its range
     if (self_weight is None) != (pair_weight is None):
         raise InvalidArgumentError(f"{op}: self_weight and pair_weight must be given together")
     if self_weight is None:

@@ -4,7 +4,8 @@ and checks that every rank installed the same graph."""
 
 import networkx as nx
 
-from bluefog import _bluefog
+from bluefog.common.topology_graphs import ExponentialGraph
+from bluefog.common.topology_queries import GetRecvWeights, IsTopologyEquivalent
 from bluefog.torch import agreement, arguments, mpi_ops
 from bluefog.torch.errors import InvalidArgumentError
 
@@ -12,12 +13,11 @@ _state = {
     "graph": None, "weighted": False, "in": [], "out": [],
     "self_weight": 1.0, "src_weights": {},
     "machine_graph": None, "machine_weighted": False,
+    # A window keeps a buffer per in-neighbour of the graph it was created
+    # over, so the graph may not change while one exists; win_ops reports
+    # them (window_created, window_freed).
+    "windows": set(),
 }
-
-
-def _topology_util():
-    from bluefog.common import topology_util  # deferred: keeps import light
-    return topology_util
 
 
 def _check_graph(topology, size, what):
@@ -55,17 +55,17 @@ def set_topology(topology=None, is_weighted=False):
     default weights of neighbour ops; otherwise they are uniform."""
     size, rank = mpi_ops.size(), mpi_ops.rank()
     if topology is None:
-        topology = _topology_util().ExponentialGraph(size)
+        topology = ExponentialGraph(size)
     _check_graph(topology, size, "set_topology")
     is_weighted = bool(is_weighted)
-    if _window_names():
+    if _state["windows"]:
         return False
     # Always exchange fingerprints: a rank skipping it because its graph is
     # unchanged would leave the others waiting in the exchange.
     _check_same_everywhere(topology, is_weighted, "set_topology")
     current = _state["graph"]
     if (current is not None and _state["weighted"] == is_weighted
-            and _topology_util().IsTopologyEquivalent(current, topology)):
+            and IsTopologyEquivalent(current, topology)):
         return True
     _state["graph"] = topology.copy()
     _state["weighted"] = is_weighted
@@ -78,7 +78,7 @@ def _plan(graph, node, weighted):
     """(in, out, self_weight, {src: weight}) of `node` in `graph`."""
     in_ranks, out_ranks = _neighbors(graph, node)
     if weighted:
-        self_weight, src_weights = _topology_util().GetRecvWeights(graph, node)
+        self_weight, src_weights = GetRecvWeights(graph, node)
         self_weight = float(self_weight)
         src_weights = {u: float(w) for u, w in src_weights.items()}
     else:
@@ -87,8 +87,13 @@ def _plan(graph, node, weighted):
     return in_ranks, out_ranks, self_weight, src_weights
 
 
-def _window_names():
-    return _bluefog.win_names() if _bluefog.is_initialized() else []
+def window_created(name):
+    """Window `name` now depends on the graph in force (see _state)."""
+    _state["windows"].add(name)
+
+
+def window_freed(name):
+    _state["windows"].discard(name)
 
 
 def _running():
@@ -129,7 +134,7 @@ def set_machine_topology(topology, is_weighted=False):
     """Install the graph over machines used by hierarchical neighbour ops."""
     machines = mpi_ops.machine_size()
     if topology is None:
-        topology = _topology_util().ExponentialGraph(machines)
+        topology = ExponentialGraph(machines)
     _check_graph(topology, machines, "set_machine_topology")
     _check_same_everywhere(topology, bool(is_weighted), "set_machine_topology")
     _state.update(machine_graph=topology.copy(), machine_weighted=bool(is_weighted))

@@ -13,17 +13,6 @@ from bluefog.common.topology_util import (  # noqa: F401  (re-exported as in Blu
     GetInnerOuterExpo2DynamicSendRecvRanks, isPowerOf,
 )
 from bluefog.torch import arguments, mpi_ops
-from bluefog.torch.errors import InvalidArgumentError
-
-
-def _checked_ranks(ranks, op, what):
-    me = mpi_ops.rank()
-    ranks = arguments.ranks(ranks, op, what, mpi_ops.size())
-    if me in ranks:
-        raise InvalidArgumentError(f"{op}: {what} names this rank ({me}) itself")
-    if len(set(ranks)) != len(ranks):
-        raise InvalidArgumentError(f"{op}: {what} names a rank twice: {ranks}")
-    return ranks
 
 
 def _sends(ranks, ranks_are_destinations, op, what):
@@ -31,7 +20,7 @@ def _sends(ranks, ranks_are_destinations, op, what):
     rank j, from every rank's destinations (or sources). Collective."""
     size = mpi_ops.size()
     flags = torch.zeros(size, dtype=torch.uint8)
-    flags[_checked_ranks(ranks, op, what)] = 1
+    flags[arguments.neighbor_ranks(ranks, op, what, mpi_ops.rank(), size)] = 1
     table = mpi_ops.allgather(flags.unsqueeze(0)).numpy()
     return table if ranks_are_destinations else table.T
 

@@ -71,6 +71,7 @@ def win_create(tensor, name, zero_init=False):
     in_ranks, out_ranks = topology.in_neighbor_ranks(), topology.out_neighbor_ranks()
     _bluefog.win_create(tensor, name, in_ranks, bool(zero_init))
     _neighbors[name] = (in_ranks, out_ranks)
+    topology.window_created(name)
     barrier()  # nobody writes into a window a peer has not created yet
     return True
 
@@ -88,6 +89,7 @@ def win_free(name=None):
     for n in names:
         _bluefog.win_free(n)
         del _neighbors[n]
+        topology.window_freed(n)
     return True
 
 

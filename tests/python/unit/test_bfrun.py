@@ -13,10 +13,10 @@ import pytest
 REPO_PYTHON = pathlib.Path(__file__).resolve().parents[2] / "python"
 
 try:
-    from bluefog.run import bfrun
+    from bluefog.run import bfrun, mpirun_command
 except ImportError:  # not installed and PYTHONPATH not set
     sys.path.insert(0, str(REPO_PYTHON))
-    from bluefog.run import bfrun
+    from bluefog.run import bfrun, mpirun_command
 
 TIMEOUT = 120
 
@@ -263,7 +263,7 @@ def test_use_infiniband_selects_ucx(fake_mpirun, tmp_path, monkeypatch):
     mpirun, _ = fake_mpirun()
     sysfs = tmp_path / "infiniband"
     sysfs.mkdir()
-    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(sysfs))
+    monkeypatch.setattr(mpirun_command, "INFINIBAND_SYSFS", str(sysfs))
     with pytest.raises(bfrun.UnsupportedOptionError, match="no InfiniBand device"):
         _build(["-np", "2", "--use-infiniband", "prog"], _environ(mpirun))
     (sysfs / "mlx5_0").mkdir()
@@ -272,7 +272,7 @@ def test_use_infiniband_selects_ucx(fake_mpirun, tmp_path, monkeypatch):
     assert _contains_seq(ib, ["--mca", "pml", "ucx"]) and not _contains_seq(plain, ["ucx"])
     assert ib[-1] == "prog"
     # Across hosts the local host's devices say nothing about the others'.
-    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
+    monkeypatch.setattr(mpirun_command, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
     cmd, _ = _build(["-np", "2", "-H", "a:1,b:1", "--use-infiniband", "prog"],
                     _environ(mpirun))
     assert _contains_seq(cmd, ["--mca", "pml", "ucx"])
@@ -282,7 +282,7 @@ def test_use_infiniband_refused_here_without_launching(fake_mpirun, monkeypatch,
                                                        tmp_path):
     """This machine has no InfiniBand: a clear error, and nothing runs."""
     mpirun, args_file = fake_mpirun()
-    monkeypatch.setattr(bfrun, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
+    monkeypatch.setattr(mpirun_command, "INFINIBAND_SYSFS", str(tmp_path / "missing"))
     monkeypatch.setenv("BLUEFOG_MPIRUN", mpirun)
     assert bfrun.main(["-np", "2", "--use-infiniband", "prog"]) == 2
     assert "no InfiniBand device" in capsys.readouterr().err

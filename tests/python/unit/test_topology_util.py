@@ -548,7 +548,7 @@ def test_mixing_analysis_dynamic():
     def one_sided(rank):  # rank 0 sends to 1, but 1 does not list it
         while True:
             yield ([1], []) if rank == 0 else ([], [])
-    with pytest.raises(ValueError, match="rank 0 sends to 1, which does not receive"):
+    with pytest.raises(ValueError, match="rank 0 sends to rank 1, which does not receive"):
         tu.MixingAnalysis(one_sided, size=2, period=1)
 
 

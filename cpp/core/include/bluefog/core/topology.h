@@ -19,6 +19,10 @@
 namespace bluefog {
 namespace topology {
 
+// Throws InvalidArgument "<function>: <what> must be in [0, <size>), got <rank>"
+// unless 0 <= rank < size. The Python topology functions check ranks with it.
+void CheckRank(const std::string& function, const std::string& what, int rank, int size);
+
 // A dense n x n matrix of doubles, row-major.
 class WeightMatrix {
  public:
@@ -176,30 +180,38 @@ class Exp2MachineSchedule final : public DynamicSchedule {
 //   receives from the one as far behind. A lone rank sits the step out.
 // local_size must divide world_size and must not be 2 (the rank not talking
 // across machines would have no partner: the local indices would never mix).
-class InnerOuterRingSchedule final : public DynamicSchedule {
+class InnerOuterSchedule : public DynamicSchedule {
  public:
-  InnerOuterRingSchedule(int world_size, int local_size);
-  std::string name() const override { return "InnerOuterRing"; }
+  std::string name() const override { return name_; }
   int size() const override { return world_size_; }
-  int64_t period() const override { return local_size_; }
-  SendRecv Step(int rank, int64_t k) const override;
 
- private:
+ protected:
+  // Checks the sizes, naming the schedule `name` + "Schedule" in the errors.
+  InnerOuterSchedule(std::string name, int world_size, int local_size);
+  // Step k of `rank`: the rank at local index t talks to the machines
+  // `outer_distance` ahead and behind, the others to the inner ring at
+  // `inner_distance` (a distance of 0: it sits the step out).
+  SendRecv StepAt(int rank, int64_t k, int64_t outer_distance, int64_t inner_distance) const;
+
+  std::string name_;
   int world_size_;
   int local_size_;
 };
 
-class InnerOuterExpo2Schedule final : public DynamicSchedule {
+class InnerOuterRingSchedule final : public InnerOuterSchedule {
+ public:
+  InnerOuterRingSchedule(int world_size, int local_size);
+  int64_t period() const override { return local_size_; }
+  SendRecv Step(int rank, int64_t k) const override;
+};
+
+class InnerOuterExpo2Schedule final : public InnerOuterSchedule {
  public:
   InnerOuterExpo2Schedule(int world_size, int local_size);
-  std::string name() const override { return "InnerOuterExpo2"; }
-  int size() const override { return world_size_; }
   int64_t period() const override { return period_; }
   SendRecv Step(int rank, int64_t k) const override;
 
  private:
-  int world_size_;
-  int local_size_;
   int outer_exponents_;  // 0 when one machine
   int inner_exponents_;  // 0 when the inner ring has fewer than 2 ranks
   int64_t period_;

@@ -40,11 +40,7 @@ class HierarchicalNeighborAllreduceOp : public Op {
     std::vector<int> ranks;
     for (int r : local_)
       if (r != rank_) ranks.push_back(r);
-    for (const auto& s : srcs_) ranks.push_back(s.first);
-    for (const auto& d : dsts_)
-      if (std::find(ranks.begin(), ranks.end(), d.first) == ranks.end())
-        ranks.push_back(d.first);
-    return ranks;
+    return UnionOf(UnionOf(ranks, RanksOf(srcs_)), RanksOf(dsts_));
   }
 
   std::vector<int> WaitingOn() const override {

@@ -22,10 +22,7 @@ class NeighborAllgatherOp : public Op {
         srcs_(std::move(srcs)), dsts_(std::move(dsts)) {}
 
   std::vector<int> Participants() const override {
-    std::vector<int> ranks = srcs_;
-    for (int d : dsts_)
-      if (std::find(ranks.begin(), ranks.end(), d) == ranks.end()) ranks.push_back(d);
-    return ranks;
+    return UnionOf(srcs_, dsts_);
   }
 
   std::vector<int> WaitingOn() const override {

@@ -31,11 +31,7 @@ class NeighborAllreduceOp : public Op {
   }
 
   std::vector<int> Participants() const override {
-    std::vector<int> ranks = RanksOf(srcs_);
-    for (const auto& d : dsts_)
-      if (std::find(ranks.begin(), ranks.end(), d.first) == ranks.end())
-        ranks.push_back(d.first);
-    return ranks;
+    return UnionOf(RanksOf(srcs_), dst_ranks_);
   }
 
   std::vector<int> WaitingOn() const override {

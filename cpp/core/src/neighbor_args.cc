@@ -1,5 +1,6 @@
 #include "neighbor_args.h"
 
+#include <algorithm>
 #include <set>
 
 #include "bluefog/core/status.h"
@@ -38,6 +39,12 @@ void CheckNeighborRanks(const OpIdentity& id, const std::vector<int>& ranks, int
 std::vector<int> RanksOf(const RankWeights& weights) {
   std::vector<int> ranks;
   for (const auto& entry : weights) ranks.push_back(entry.first);
+  return ranks;
+}
+
+std::vector<int> UnionOf(std::vector<int> ranks, const std::vector<int>& more) {
+  for (int r : more)
+    if (std::find(ranks.begin(), ranks.end(), r) == ranks.end()) ranks.push_back(r);
   return ranks;
 }
 

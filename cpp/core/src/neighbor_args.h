@@ -14,4 +14,8 @@ void CheckNeighborRanks(const OpIdentity& id, const std::vector<int>& ranks, int
 
 std::vector<int> RanksOf(const RankWeights& weights);
 
+// `ranks` followed by those of `more` it does not hold yet: an op's
+// participants from its sources and destinations.
+std::vector<int> UnionOf(std::vector<int> ranks, const std::vector<int>& more);
+
 }  // namespace bluefog

@@ -83,6 +83,16 @@ def make_optimizer(model, args, kind):
     return factory(sgd, model, communication_type=bf.CommunicationType[kind])
 
 
+def _uniform_updates(optimizer, schedule, send_attribute, recv_attribute):
+    """Each step: the schedule's next (send, recv), the received averaged uniformly."""
+    def update():
+        send, recv = next(schedule)
+        setattr(optimizer, send_attribute, send)
+        setattr(optimizer, recv_attribute, {r: 1 / (len(recv) + 1) for r in recv})
+        optimizer.self_weight = 1 / (len(recv) + 1)
+    return update
+
+
 def topology_updater(optimizer, args, kind):
     """The seed's dynamic-topology step: a function called before each
     iteration that points the optimizer at this iteration's peers."""
@@ -90,23 +100,12 @@ def topology_updater(optimizer, args, kind):
         return lambda: None
     if kind == "neighbor_allreduce":
         schedule = topology_util.GetDynamicOnePeerSendRecvRanks(bf.load_topology(), bf.rank())
-
-        def update():
-            send, recv = next(schedule)
-            optimizer.dst_weights = send
-            optimizer.src_weights = {r: 1 / (len(recv) + 1) for r in recv}
-            optimizer.self_weight = 1 / (len(recv) + 1)
-        return update
+        return _uniform_updates(optimizer, schedule, "dst_weights", "src_weights")
     if kind == "hierarchical_neighbor_allreduce" and bf.machine_size() > 1:
         schedule = topology_util.GetExp2DynamicSendRecvMachineRanks(
             bf.size(), bf.local_size(), bf.rank(), bf.local_rank())
-
-        def update():
-            send, recv = next(schedule)
-            optimizer.dst_machine_weights = send
-            optimizer.src_machine_weights = {m: 1 / (len(recv) + 1) for m in recv}
-            optimizer.self_weight = 1 / (len(recv) + 1)
-        return update
+        return _uniform_updates(optimizer, schedule, "dst_machine_weights",
+                                "src_machine_weights")
     return lambda: None
 
 

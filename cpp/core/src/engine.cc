@@ -2,6 +2,7 @@
 // threads' side of the engine: start, stop, abort, submit, handles, suspend,
 // DeliverArrived.
 #include "engine_impl.h"
+#include "op_timeline.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -94,6 +95,7 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
     OpIdentity id = names_.Next(type, name, world().rank);
     op = make(id);  // may throw for bad arguments; nothing is recorded then
     names_.Commit(id);
+    op_timeline::Queued(id);
     auto job = std::make_shared<Job>();
     job->op = std::shared_ptr<Op>(std::move(op));
     job->handle = std::make_shared<HandleState>();

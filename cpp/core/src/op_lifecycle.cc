@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bluefog/core/logging.h"
+#include "op_timeline.h"
 
 namespace bluefog {
 
@@ -67,6 +68,7 @@ void OpLifecycle::Start(const std::shared_ptr<Job>& job) {
   job->last_stall_report = job->start_time;
   job->last_progress = job->start_time;
   parts_.ops.Activate(job);
+  op_timeline::Started(op.id());
   BF_LOG(kDebug) << "start " << op.Describe() << " instance " << op.id().instance;
   // A rank that left normally may have done its part before it left (its
   // messages wait below); one that failed or died has not.
@@ -176,6 +178,7 @@ void OpLifecycle::MaybeComplete(const std::shared_ptr<Job>& job) {
                  << (status.ok() ? "" : ": " + status.message());
   if (!status.ok())
     status = status.WithMessage("rank " + std::to_string(rank_) + ": " + status.message());
+  op_timeline::Done(op.id(), status);
   parts_.names.Release(op.id());
   {
     std::lock_guard<std::mutex> lock(job->handle->mutex);

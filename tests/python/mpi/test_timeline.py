@@ -196,3 +196,24 @@ def test_ops_run_with_the_timeline_on():
             result = bf.allreduce(torch.full((3,), float(bf.rank())), average=False,
                                   name="timeline_op")
     assert torch.equal(result, torch.full((3,), float(sum(range(bf.size())))))
+
+
+_OPS = {
+    "ALLREDUCE": lambda x, name: bf.allreduce(x, name=name),
+    "BROADCAST": lambda x, name: bf.broadcast(x, root_rank=0, name=name),
+    "ALLGATHER": lambda x, name: bf.allgather(x, name=name),
+    "NEIGHBOR_ALLREDUCE": lambda x, name: bf.neighbor_allreduce(x, name=name),
+    "NEIGHBOR_ALLGATHER": lambda x, name: bf.neighbor_allgather(x, name=name),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_OPS))
+def test_op_records_its_queued_and_communication_spans(timeline_path, kind):
+    tensor = "engine_" + kind.lower()  # the same name on every rank: ops match by it
+    _OPS[kind](torch.ones(4), tensor)
+    view = _wait_for_events(timeline_path, tensor, 4)
+    assert view.phases(tensor) == ["B:ENQUEUE_" + kind, "E", "B:MPI_" + kind, "E"]
+    events = view.of(tensor)
+    assert all(e["tid"] == 0 for e in events)  # the engine's
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    assert view.thread_names[(events[0]["pid"], 0)] == "engine"

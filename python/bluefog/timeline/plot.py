@@ -13,8 +13,8 @@ class MissingDependency(TimelineError):
 
 def _matplotlib():
     try:
-        import matplotlib
-        matplotlib.use("Agg")
+        import matplotlib  # noqa: F401  (the package itself first: its absence is the error)
+        # The Agg canvas directly: no pyplot, so a caller's backend is left alone.
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.lines import Line2D
@@ -86,6 +86,7 @@ def plot_job(job, output, title=None, dpi=110):
                     ys.append(y + LANE_TOP[OPS] + LANE_HEIGHT[OPS] / 2)
 
     grey = (0.55, 0.55, 0.55)
+    wait_face, wait_hatch = (0.96, 0.91, 0.78), (0.55, 0.42, 0.1)
     # Waiting first, transfers over it: the hatched part left is pure waiting.
     order = {"wait": 0, "transfer": 1}
     for (y, sub, style), intervals in sorted(lanes.items(),
@@ -94,8 +95,8 @@ def plot_job(job, output, title=None, dpi=110):
         yrange = (y + LANE_TOP[sub], LANE_HEIGHT[sub])
         bars = _union(intervals)
         if style == "wait":
-            ax.broken_barh(bars, yrange, facecolor=_lighter((0.85, 0.45, 0.1)),
-                           edgecolor=(0.85, 0.45, 0.1), hatch="////", linewidth=0)
+            ax.broken_barh(bars, yrange, facecolor=wait_face, edgecolor=wait_hatch,
+                           hatch="////", linewidth=0)
         elif style == "transfer":
             ax.broken_barh(bars, yrange, facecolor=(0.2, 0.35, 0.7), linewidth=0)
         elif style == "user":
@@ -104,8 +105,8 @@ def plot_job(job, output, title=None, dpi=110):
             ax.broken_barh(bars, yrange, facecolor=colour[style], linewidth=0)
 
     handles = [Patch(facecolor=colour[k], label=k) for k in kinds]
-    handles.append(Patch(facecolor=_lighter((0.85, 0.45, 0.1)), edgecolor=(0.85, 0.45, 0.1),
-                         hatch="////", label="waiting for a peer"))
+    handles.append(Patch(facecolor=wait_face, edgecolor=wait_hatch, hatch="////",
+                         label="waiting for a peer"))
     handles.append(Patch(facecolor=(0.2, 0.35, 0.7), label="transfer"))
     handles.append(Patch(facecolor=_lighter(grey, 0.3), label="user activity"))
     for kind, (xs, ys), style in (("FAILED", markers["FAILED"], dict(color="red", marker="X")),
@@ -123,7 +124,7 @@ def plot_job(job, output, title=None, dpi=110):
                         for r, t in job.ranks.items()] or [""])
     for y in range(1, n):
         ax.axhline(y, color=(0.85, 0.85, 0.85), linewidth=0.8)
-    ax.set_xlim(0, end_ms * 1.01 if end_ms > 0 else 1)
+    ax.set_xlim(-end_ms * 0.01, end_ms * 1.02 if end_ms > 0 else 1)
     ax.set_xlabel("time (ms, on rank 0's steady clock, 0 at the first event)")
     ax.set_title(title or "BlueFog timeline {} ({} of {} ranks)".format(
         job.prefix, len(job.ranks), job.size))

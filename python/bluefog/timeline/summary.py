@@ -204,7 +204,8 @@ def _table(header, rows):
 def _stats_rows(by):
     rows = []
     for name, st in sorted(by.items()):
-        rows.append([name, st.ops if not st.open_ops else "{} ({} open)".format(st.ops, st.open_ops),
+        ops = "{} ({} open)".format(st.ops, st.open_ops) if st.open_ops else st.ops
+        rows.append([name, ops,
                      "{:.3f}".format(st.queued_ms), "{:.3f}".format(st.mean_queued_ms),
                      "{:.3f}".format(st.waiting_ms), "{:.3f}".format(st.mean_waiting_ms),
                      "{:.3f}".format(st.transferring_ms), "{:.3f}".format(st.mean_transferring_ms),

@@ -452,3 +452,25 @@ def test_the_package_imports_neither_torch_nor_the_native_module():
     env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+# --- the test suite's own reader, built on the package's -------------------
+
+def test_the_suites_timeline_reader_parses_with_the_package_and_stays_strict(job, tmp_path):
+    sys.path.insert(0, str(PYTHON_DIR.parent / "tests" / "python"))
+    try:
+        import timeline_reader
+    finally:
+        sys.path.pop(0)
+    view = timeline_reader.read(job + "1.json")
+    assert view.clock["args"]["rank"] == 1
+    assert view.phases("user") == ["B:FORWARD", "E", "B:GRADIENT COMPT."]
+    assert view.thread_names[(2, 1)] == "thread 1"
+    assert timeline_reader.wait_until(job + "0.json", lambda v: len(v.of("w")) >= 8).of("w")
+    text = open_text(RANK1)
+    torn = write(tmp_path / "torn0.json", text[:text.index("GRADIENT")])
+    with pytest.raises(json.JSONDecodeError):
+        timeline_reader.load(torn)  # a torn read fails the suite's tests
+    early = write(tmp_path / "early0.json", open_text([RANK1[0], B("A", 1, 9)]))
+    with pytest.raises(AssertionError, match="before its row"):
+        timeline_reader.read(early)

@@ -5,10 +5,13 @@ Times are summed over all ranks. An op is one ``MPI_<OP>`` span; queued is
 its ``ENQUEUE_<OP>`` span; transferring is ``TRANSFER_FROM_RANK_<p>``;
 waiting is ``WAIT_FOR_RANK_<p>`` less the transfers nested in it (the time
 the rank had nothing from p yet); reducing is ``COMPUTE_AVERAGE``. Means
-are per op: a kind's total divided by its count of ops.
+are per op: a kind's total divided by its count of ops. The rows of
+unnamed ops (``<op>.noname.<instance>``, one per call) are counted together
+as ``<op>.noname.*`` in the per-tensor table.
 """
 
 import bisect
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -16,6 +19,13 @@ from .job import load_job, warn_to_stderr
 from .spans import op_kind, peer_of
 
 UNKNOWN_KIND = "(no op)"
+_NONAME = re.compile(r"(.*\.noname)\.\d+\Z")
+
+
+def tensor_group(row):
+    """``barrier.noname.*`` for ``barrier.noname.17``; other rows as they are."""
+    match = _NONAME.match(row)
+    return match.group(1) + ".*" if match else row
 
 
 @dataclass
@@ -65,7 +75,7 @@ class Summary:
     size: int
     ranks: List[int]
     by_kind: Dict[str, Stats] = field(default_factory=dict)
-    by_tensor: Dict[str, Stats] = field(default_factory=dict)
+    by_tensor: Dict[str, Stats] = field(default_factory=dict)  # see tensor_group
     # wait_ms[w][p]: ms rank w waited for rank p (all ops together).
     wait_ms: List[List[float]] = field(default_factory=list)
     straggler: Optional[int] = None
@@ -134,7 +144,7 @@ def summary_of_job(job) -> Summary:
 
     def stats(kind, tensor):
         return (result.by_kind.setdefault(kind, Stats()),
-                result.by_tensor.setdefault(tensor, Stats()))
+                result.by_tensor.setdefault(tensor_group(tensor), Stats()))
 
     for rank, t in job.ranks.items():
         index = _OpIndex(t.spans)

@@ -280,7 +280,7 @@ def test_summary_numbers_on_the_hand_built_job(job):
     assert a.reducing_ms == pytest.approx(0.020 + 0.010)
     n = s.by_kind["NEIGHBOR_ALLREDUCE"]
     assert (n.ops, n.queued_ms, n.waiting_ms) == (1, pytest.approx(0.010), 0)
-    assert set(s.by_tensor) == {"w", "neighbor_allreduce.noname.0"}
+    assert set(s.by_tensor) == {"w", "neighbor_allreduce.noname.*"}  # unnamed ops together
     assert s.by_tensor["w"].ops == 2 and s.by_tensor["w"].waiting_ms == pytest.approx(0.37)
     assert s.wait_ms[0][1] == pytest.approx(0.300) and s.wait_ms[1][0] == pytest.approx(0.070)
     assert s.wait_ms[0][0] == 0 and s.wait_ms[1][1] == 0
@@ -474,3 +474,15 @@ def test_the_suites_timeline_reader_parses_with_the_package_and_stays_strict(job
     early = write(tmp_path / "early0.json", open_text([RANK1[0], B("A", 1, 9)]))
     with pytest.raises(AssertionError, match="before its row"):
         timeline_reader.read(early)
+
+
+def test_summary_counts_unnamed_ops_of_one_kind_in_one_tensor_row(tmp_path):
+    lines = [clock(0, 1, "h", 0)]
+    for k in range(3):
+        lines += [*row(k + 1, "barrier.noname.{}".format(k), []),
+                  B("MPI_BARRIER", 10 * k, k + 1), E(10 * k + 5, k + 1)]
+    lines += [*row(9, "my.noname.tensor", []), B("MPI_ALLREDUCE", 40, 9), E(50, 9)]
+    write(tmp_path / "g0.json", open_text(lines))
+    s = summarize(str(tmp_path / "g"), warn=None)
+    assert {k: v.ops for k, v in s.by_tensor.items()} == {"barrier.noname.*": 3,
+                                                          "my.noname.tensor": 1}

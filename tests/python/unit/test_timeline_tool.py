@@ -130,6 +130,17 @@ def test_reader_takes_a_file_cut_at_any_line_end():
         assert len(parse_events(text[:end] + "   ")) == n, end
 
 
+def test_reader_takes_a_file_cut_at_any_byte_as_a_prefix_of_its_events():
+    text = open_text(RANK0, pad_after=5, trailing_pad=30)
+    full = [json.loads(line) for line in RANK0]
+    lengths = set()
+    for n in range(1, len(text) + 1):
+        events = parse_events(text[:n])
+        assert events == full[:len(events)], n
+        lengths.add(len(events))
+    assert lengths == set(range(len(full) + 1))
+
+
 def test_reader_drops_a_partial_last_line_unless_strict():
     text = open_text(RANK1)
     cut = text.index('"GRADIENT COMPT."') + 5

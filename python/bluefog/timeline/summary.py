@@ -114,7 +114,7 @@ class _OpIndex:
 
 
 def _waits_and_transfers(spans):
-    """[(wait span, ms of transfer nested in it)], [transfer spans]."""
+    """[(wait span, us of transfer nested in it)], [transfer spans]."""
     waits, transfers = {}, {}
     for s in spans:
         if s.name.startswith("WAIT_FOR_RANK_"):

@@ -1,35 +1,43 @@
-"""Reads timeline files as a user's tool would, for the timeline tests."""
+"""Reads timeline files as a user's tool would, for the timeline tests: the
+parsing is ``bluefog.timeline.reader``'s (strict here, so that a torn read
+fails the test instead of losing its last line); this adds the checks of
+the file's order and the per-tensor views the tests compare."""
 
-import json
 import time
+
+from bluefog.timeline import reader
 
 
 def load(path):
     """The events of a (possibly still growing) timeline file."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    return json.loads(text.rstrip().rstrip(",") + "]")
+    return reader.parse_events(text, strict=True)
+
+
+def _check_order(events):
+    """Each tensor row is named once, before its first event."""
+    named = set()
+    for e in events[1:]:
+        if e["ph"] == "M":
+            if e["name"] == "process_name":
+                assert e["pid"] not in named, e
+                named.add(e["pid"])
+            continue
+        assert e["pid"] in named, "event before its row: {}".format(e)
 
 
 class View:
-    """A parsed timeline: the clock line, tensor rows and the B/E/i events
+    """A parsed timeline: the clock line, tensor rows and the B/E/i/X events
     (dicts with the tensor's name added as ``tensor``), in file order."""
 
     def __init__(self, events):
+        _check_order(events)
+        parsed = reader.rank_file_from_events(events)
         self.clock = events[0]
-        self.tensor_of_pid = {}
-        self.thread_names = {}
-        self.events = []
-        for e in events[1:]:
-            if e["ph"] == "M":
-                if e["name"] == "process_name":
-                    assert e["pid"] not in self.tensor_of_pid, e
-                    self.tensor_of_pid[e["pid"]] = e["args"]["name"]
-                elif e["name"] == "thread_name":
-                    self.thread_names[(e["pid"], e["tid"])] = e["args"]["name"]
-                continue
-            assert e["pid"] in self.tensor_of_pid, "event before its row: {}".format(e)
-            self.events.append(dict(e, tensor=self.tensor_of_pid[e["pid"]]))
+        self.tensor_of_pid = parsed.rows
+        self.thread_names = parsed.thread_names
+        self.events = [dict(e, tensor=parsed.rows[e["pid"]]) for e in parsed.events]
 
     def of(self, tensor):
         return [e for e in self.events if e["tensor"] == tensor]

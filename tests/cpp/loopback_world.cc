@@ -153,7 +153,7 @@ Status WindowPut(Engine& engine, std::shared_ptr<Window> window, RankWeights pee
   args.window = std::move(window);
   args.peers = std::move(peers);
   args.payload = std::move(payload);
-  const std::string key = std::string(1, kPrivateKeyPrefix) + "win_put." + args.window->name();
+  const std::string key = NewPrivateKey(args.window->name());
   return RunOp(engine, OpType::kWinPut, key,
                [&](OpIdentity id) { return MakeWindowTransferOp(std::move(id), args); });
 }

@@ -30,7 +30,11 @@ struct HandleState {
   std::atomic<bool> abandoned{false};
 };
 
+struct OpTrace;  // op_timeline.h
+
 struct Job {
+  Job();
+  ~Job();
   std::shared_ptr<Op> op;
   std::shared_ptr<HandleState> handle;
   int pending_sends = 0;      // the op completes only once they are 0
@@ -45,6 +49,7 @@ struct Job {
   // The op's deadline counts from here: its start, its last message or
   // completed send.
   Clock::time_point last_progress;
+  std::unique_ptr<OpTrace> trace;  // while the timeline records it
 };
 
 struct OpKey {
@@ -57,9 +62,11 @@ struct OpKey {
 
 inline OpKey KeyOf(const OpIdentity& id) { return OpKey{id.key, id.instance}; }
 
-// What messages and errors call an op: its name, or for an unnamed one
-// "<op>.noname.<instance>".
+// What messages, errors and the timeline call an op: its name, for an
+// unnamed one "<op>.noname.<instance>", for a private one (window ops) the
+// name it was given.
 inline std::string DisplayName(OpType type, const std::string& key, uint64_t instance) {
+  if (key.size() > 0 && key[0] == kPrivateKeyPrefix) return PrivateKeyDisplayName(key);
   if (!IsUnnamedKey(key)) return key;
   return std::string(OpTypeName(type)) + ".noname." + std::to_string(instance);
 }

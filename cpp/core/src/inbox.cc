@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bluefog/core/logging.h"
+#include "op_timeline.h"
 
 namespace bluefog {
 
@@ -130,6 +131,7 @@ bool Inbox::PollPayloads() {
           true);
       return;
     }
+    op_timeline::Transferred(*job, incoming->arrival.src, incoming->arrived);
     parts_.engine.Deliver(job, incoming->arrival);
   });
 }

@@ -68,7 +68,7 @@ void OpLifecycle::Start(const std::shared_ptr<Job>& job) {
   job->last_stall_report = job->start_time;
   job->last_progress = job->start_time;
   parts_.ops.Activate(job);
-  op_timeline::Started(op.id());
+  op_timeline::Started(*job);
   BF_LOG(kDebug) << "start " << op.Describe() << " instance " << op.id().instance;
   // A rank that left normally may have done its part before it left (its
   // messages wait below); one that failed or died has not.
@@ -78,6 +78,7 @@ void OpLifecycle::Start(const std::shared_ptr<Job>& job) {
       closing.push_back(r);
   parts_.liveness.CheckStart(job);
   Guarded(job, [&](OpContext& context) { op.Start(context); });
+  op_timeline::UpdateWaiting(*job);
   // A rank in shutdown runs only what it posted before: ask.
   if (!closing.empty() && !op.finished()) parts_.stalls.Probe(job, closing);
   // Deliver what arrived before the op was posted.
@@ -119,7 +120,10 @@ void OpLifecycle::Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
     if (std::find(job->senders.begin(), job->senders.end(), arrival.src) ==
         job->senders.end())
       job->senders.push_back(arrival.src);
+    Clock::time_point began = job->trace ? Clock::now() : Clock::time_point();
     Guarded(job, [&](OpContext& context) { job->op->OnData(context, arrival); });
+    op_timeline::Reduced(*job, began);
+    op_timeline::UpdateWaiting(*job);
   }
   MaybeComplete(job);
 }
@@ -169,7 +173,11 @@ void OpLifecycle::NotifyFailure(const std::shared_ptr<Job>& job) {
 void OpLifecycle::MaybeComplete(const std::shared_ptr<Job>& job) {
   Op& op = *job->op;
   if (!op.finished() || job->pending_sends > 0 || job->completed) return;
-  if (op.status().ok()) Guarded(job, [&](OpContext& context) { op.Conclude(context); }, true);
+  if (op.status().ok()) {
+    Clock::time_point began = job->trace ? Clock::now() : Clock::time_point();
+    Guarded(job, [&](OpContext& context) { op.Conclude(context); }, true);
+    op_timeline::Reduced(*job, began);
+  }
   if (job->pending_sends > 0) return;  // Conclude failed and notified peers
   job->completed = true;
   parts_.ops.Remove(job);
@@ -178,7 +186,7 @@ void OpLifecycle::MaybeComplete(const std::shared_ptr<Job>& job) {
                  << (status.ok() ? "" : ": " + status.message());
   if (!status.ok())
     status = status.WithMessage("rank " + std::to_string(rank_) + ": " + status.message());
-  op_timeline::Done(op.id(), status);
+  op_timeline::Done(*job, status);
   parts_.names.Release(op.id());
   {
     std::lock_guard<std::mutex> lock(job->handle->mutex);

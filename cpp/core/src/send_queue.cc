@@ -1,6 +1,9 @@
 #include "send_queue.h"
 
+#include <algorithm>
 #include <thread>
+
+#include "op_timeline.h"
 
 namespace bluefog {
 
@@ -52,6 +55,14 @@ void SendQueue::AddSend(int dst, Transport::RequestId request, std::vector<SendP
   sends_.push_back({request, dst, std::move(parts), std::move(bytes)});
 }
 
+void SendQueue::RecordFrame(const std::vector<SendPart>& parts, int dst, size_t bytes) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    bool first_of_job = std::none_of(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(i),
+                                     [&](const SendPart& p) { return p.job == parts[i].job; });
+    if (first_of_job) op_timeline::Fused(*parts[i].job, dst, parts.size(), bytes);
+  }
+}
+
 bool SendQueue::Flush() {
   if (outbox_.empty()) return false;
   for (auto& entry : outbox_) {
@@ -75,6 +86,7 @@ bool SendQueue::Flush() {
       }
       std::vector<SendPart> parts;
       for (size_t i = begin; i < end; ++i) parts.push_back(std::move(queue[i].part));
+      if (end - begin > 1 && op_timeline::On()) RecordFrame(parts, dst, bytes->size());
       auto request = transport_->SendHeader(dst, *bytes);
       AddSend(dst, request, std::move(parts), std::move(bytes));
       begin = end;

@@ -88,6 +88,8 @@ class SendQueue {
   // with a payload tag reserved for it (returns the tag).
   int Encode(int dst, MessageHeader header, const void* payload, size_t bytes,
               std::vector<char>* encoded);
+  // The timeline's instant in the row of each op with a message in a frame.
+  static void RecordFrame(const std::vector<SendPart>& parts, int dst, size_t bytes);
   void AddSend(int dst, Transport::RequestId request, std::vector<SendPart> parts,
                std::unique_ptr<std::vector<char>> bytes);
   void AddControl(Transport::RequestId request, std::unique_ptr<std::vector<char>> bytes) {

@@ -5,6 +5,7 @@
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
+#include "op_timeline.h"
 
 namespace bluefog {
 
@@ -34,9 +35,10 @@ void StallMonitor::Check(Clock::time_point now) {
     if (now - job->last_stall_report < limit) continue;
     job->last_stall_report = now;
     double waited = std::chrono::duration<double>(now - job->start_time).count();
-    BF_LOG(kWarning) << op.Describe() << " has waited " << static_cast<int>(waited)
-                     << " s for data from ranks " << ListString(op.WaitingOn())
-                     << "; asking its peers whether they posted it";
+    std::string stall = op.Describe() + " has waited " + std::to_string(static_cast<int>(waited)) +
+                        " s for data from ranks " + ListString(op.WaitingOn());
+    BF_LOG(kWarning) << stall << "; asking its peers whether they posted it";
+    op_timeline::Stalled(*job, stall);
     Probe(job, Targets(op), true, false);
   }
 }

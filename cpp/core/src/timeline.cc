@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -43,8 +44,10 @@ struct Record {
   char phase;
   int tid;
   int64_t ts_us;
-  std::string tensor;
-  std::string name;  // activity or instant text; empty for 'E'
+  std::string tensor;  // empty for 'M'
+  std::string name;    // activity, instant text or metadata name; empty for 'E'
+  int64_t dur_us = 0;  // for 'X'
+  std::string args;    // a JSON object's text, or empty
 };
 
 }  // namespace
@@ -63,8 +66,10 @@ class Timeline::Impl {
   std::unordered_map<std::string, std::vector<int>> open_;
   std::unordered_map<uint64_t, int> tids_;  // ThreadSerial() -> tid
 
-  void PushLocked(char phase, int tid, const std::string& tensor, const std::string& name) {
-    queue_.push_back(Record{phase, tid, Micros(SteadyClock::now() - origin_), tensor, name});
+  void PushLocked(char phase, int tid, const std::string& tensor, const std::string& name,
+                  const std::string& args = std::string()) {
+    queue_.push_back(
+        Record{phase, tid, Micros(SteadyClock::now() - origin_), tensor, name, 0, args});
   }
 
   int TidLocked() {
@@ -133,6 +138,12 @@ class Timeline::Impl {
   }
 
   void WriteRecord(const Record& r) {
+    scratch_.clear();
+    if (r.phase == 'M') {
+      timeline::AppendMetadataLine(&scratch_, r.name, r.args);
+      file_.Append(scratch_);
+      return;
+    }
     auto row = pids_.emplace(r.tensor, static_cast<int>(pids_.size()) + 1);
     int pid = row.first->second;
     if (row.second) {
@@ -142,13 +153,19 @@ class Timeline::Impl {
     }
     if (named_threads_.insert((int64_t(pid) << 32) | uint32_t(r.tid)).second) {
       scratch_.clear();
-      timeline::AppendThreadNameLine(
-          &scratch_, pid, r.tid, r.tid == kEngineTid ? "engine" : "thread " + std::to_string(r.tid));
+      timeline::AppendThreadNameLine(&scratch_, pid, r.tid, ThreadName(r.tid));
       file_.Append(scratch_);
     }
     scratch_.clear();
-    timeline::AppendEventLine(&scratch_, r.phase, r.name, r.ts_us, pid, r.tid);
+    timeline::AppendEventLine(&scratch_, r.phase, r.name, r.ts_us, pid, r.tid, r.dur_us,
+                              r.args);
     file_.Append(scratch_);
+  }
+
+  static std::string ThreadName(int tid) {
+    if (tid == kEngineTid) return "engine";
+    if (tid >= kPeerTidBase) return "rank " + std::to_string(tid - kPeerTidBase);
+    return "thread " + std::to_string(tid);
   }
 
   void WriterLoop() {
@@ -252,11 +269,31 @@ bool Timeline::End(const std::string& tensor_name, int tid) {
   return true;
 }
 
-bool Timeline::Instant(const std::string& tensor_name, const std::string& text, int tid) {
+bool Timeline::Instant(const std::string& tensor_name, const std::string& text, int tid,
+                       const std::string& args) {
   if (!enabled()) return false;
   std::lock_guard<std::mutex> lock(impl_->mu_);
   if (!enabled()) return false;
-  impl_->PushLocked('i', tid, tensor_name, text);
+  impl_->PushLocked('i', tid, tensor_name, text, args);
+  return true;
+}
+
+bool Timeline::Complete(const std::string& tensor_name, const std::string& name,
+                        TimePoint begin, TimePoint end, int tid, const std::string& args) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  int64_t ts = std::max<int64_t>(0, Micros(begin - impl_->origin_));
+  int64_t dur = std::max<int64_t>(0, Micros(end - impl_->origin_) - ts);
+  impl_->queue_.push_back(Record{'X', tid, ts, tensor_name, name, dur, args});
+  return true;
+}
+
+bool Timeline::Metadata(const std::string& name, const std::string& args) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  impl_->PushLocked('M', kEngineTid, std::string(), name, args);
   return true;
 }
 

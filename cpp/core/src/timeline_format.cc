@@ -79,6 +79,12 @@ void AppendPidTid(std::string* out, int pid, int tid) {
   AppendInt(out, tid);
 }
 
+void AppendArgs(std::string* out, std::string_view args) {
+  if (args.empty()) return;
+  out->append(", \"args\": ");
+  out->append(args);
+}
+
 // `{"name": "<metadata>", "ph": "M", "pid": P, "tid": T, "args": {"name": "<name>"}},`
 void AppendNamingLine(std::string* out, const char* metadata, int pid, int tid,
                       std::string_view name) {
@@ -148,7 +154,8 @@ void AppendThreadNameLine(std::string* out, int pid, int tid,
 }
 
 void AppendEventLine(std::string* out, char phase, std::string_view name,
-                     int64_t ts_us, int pid, int tid) {
+                     int64_t ts_us, int pid, int tid, int64_t dur_us,
+                     std::string_view args) {
   out->append("{\"ph\": \"");
   out->push_back(phase);
   out->push_back('"');
@@ -158,9 +165,23 @@ void AppendEventLine(std::string* out, char phase, std::string_view name,
   }
   out->append(", \"ts\": ");
   AppendInt(out, ts_us);
+  if (phase == 'X') {
+    out->append(", \"dur\": ");
+    AppendInt(out, dur_us);
+  }
   out->append(", ");
   AppendPidTid(out, pid, tid);
   if (phase == 'i') out->append(", \"s\": \"t\"");
+  AppendArgs(out, args);
+  out->append("},\n");
+}
+
+void AppendMetadataLine(std::string* out, std::string_view name, std::string_view args) {
+  out->append("{\"name\": ");
+  AppendJsonString(out, name);
+  out->append(", \"ph\": \"M\", ");
+  AppendPidTid(out, 0, 0);
+  AppendArgs(out, args);
   out->append("},\n");
 }
 

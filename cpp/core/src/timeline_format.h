@@ -41,10 +41,16 @@ void AppendTensorRowLines(std::string* out, int pid, int tid,
 void AppendThreadNameLine(std::string* out, int pid, int tid,
                           std::string_view thread_name);
 
-// One event: phase 'B' (with `name`), 'E' (no name) or 'i' (instant, with
-// `name`, thread scope).
+// One event: phase 'B' (with `name`), 'E' (no name), 'i' (instant, with
+// `name`, thread scope) or 'X' (complete, with `name` and `dur_us`); `args`,
+// when not empty, is a JSON object's text written as the event's "args".
 void AppendEventLine(std::string* out, char phase, std::string_view name,
-                     int64_t ts_us, int pid, int tid);
+                     int64_t ts_us, int pid, int tid, int64_t dur_us = 0,
+                     std::string_view args = {});
+
+// A metadata line outside the rows (pid 0, tid 0): `name` with `args`, a
+// JSON object's text.
+void AppendMetadataLine(std::string* out, std::string_view name, std::string_view args);
 
 }  // namespace timeline
 }  // namespace bluefog

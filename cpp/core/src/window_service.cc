@@ -4,6 +4,7 @@
 
 #include "bluefog/core/logging.h"
 #include "bluefog/core/tensor.h"
+#include "op_timeline.h"
 
 namespace bluefog {
 
@@ -46,6 +47,15 @@ std::string WindowService::Problem(const Arrival& a, const Window* window) const
 }
 
 void WindowService::Serve(Arrival& a) {
+  if (!op_timeline::On()) return ServeRequest(a);
+  Clock::time_point begin = Clock::now();
+  MessageHeader header = a.header;  // a deferred request is moved away
+  int src = a.src;
+  ServeRequest(a);
+  op_timeline::Served(header, src, begin);
+}
+
+void WindowService::ServeRequest(Arrival& a) {
   const MessageHeader& h = a.header;
   MessageHeader reply = h;
   reply.kind = MessageKind::kData;

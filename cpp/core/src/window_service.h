@@ -36,6 +36,7 @@ class WindowService {
   // The neighbours' requests that arrived while the owner held win_lock, in
   // arrival order, unless the window is still (or again) held exclusively.
   void ServeDeferred(Window& window);
+  void ServeRequest(Arrival& request);
   std::string Problem(const Arrival& request, const Window* window) const;
   void Grant(const Window& window, const Window::Waiter& next);
   void Reply(int dst, const MessageHeader& reply, const void* payload = nullptr,

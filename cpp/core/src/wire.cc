@@ -1,5 +1,6 @@
 #include "bluefog/core/wire.h"
 
+#include <atomic>
 #include <cstring>
 
 namespace bluefog {
@@ -56,6 +57,19 @@ bool IsFrame(const char* buffer, size_t length) {
   if (length < sizeof(magic)) return false;
   std::memcpy(&magic, buffer, sizeof(magic));
   return magic == kFrameMagic;
+}
+
+// "\x02<serial>\x02<display name>"
+std::string NewPrivateKey(const std::string& display_name) {
+  static std::atomic<uint64_t> serial{0};
+  return std::string(1, kPrivateKeyPrefix) + std::to_string(serial++) +
+         std::string(1, kPrivateKeyPrefix) + display_name;
+}
+
+std::string PrivateKeyDisplayName(const std::string& key) {
+  if (key.empty() || key[0] != kPrivateKeyPrefix) return "";
+  size_t end = key.find(kPrivateKeyPrefix, 1);
+  return end == std::string::npos ? key.substr(1) : key.substr(end + 1);
 }
 
 const char* OpTypeName(OpType type) {

@@ -11,6 +11,11 @@ namespace bluefog {
 namespace api {
 namespace {
 
+// Bounds on one exchange of the timeline's clock measurement (rank 0's
+// side; the others wait that long for each rank before them).
+constexpr double kInitClockLimitSeconds = 30;
+constexpr double kShutdownClockLimitSeconds = 2;
+
 // Why init failed after MPI had started (empty: it did not). MPI cannot be
 // restarted, so bluefog stays uninitialised for the rest of the process.
 std::mutex g_init_mutex;
@@ -70,6 +75,7 @@ void init() {
     abandon_init(e.what());
     throw;
   }
+  MeasureClockOffset("init", kInitClockLimitSeconds);
 }
 
 void abandon_init(const std::string& reason) {
@@ -80,6 +86,9 @@ void abandon_init(const std::string& reason) {
 
 void shutdown() {
   if (Engine::Get().in_forked_child()) return;  // the parent's to stop, timeline too
+  // Ranks reach shutdown at different times: a short limit, so that one
+  // that never comes costs little.
+  if (Engine::Get().running()) MeasureClockOffset("shutdown", kShutdownClockLimitSeconds);
   Engine::Get().Stop();
   StopTimeline();  // after the engine, whose last events it records
   ReleaseFinishedDroppedWorks();  // every op has finished now

@@ -50,6 +50,11 @@ std::vector<int> AllRanks(const WorldInfo& world);
 void CheckTimelinePrefix(const std::string& prefix);
 void StartTimeline(const std::string& prefix, const WorldInfo& world);
 void StopTimeline();
+// With the timeline on, measures this rank's clock offset to rank 0 and
+// records it as taken `when` ("init", "shutdown"); collective. An exchange
+// that takes longer than `limit_s` is given up, with a warning
+// (clock_offsets.cc).
+void MeasureClockOffset(const char* when, double limit_s);
 
 }  // namespace api
 }  // namespace bluefog

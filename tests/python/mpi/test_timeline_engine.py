@@ -276,3 +276,17 @@ def test_win_mutex_records_lock_and_unlock(timeline_path, window):
     assert engine == ["ENQUEUE_WIN_LOCK", "E", "MPI_WIN_LOCK", "E",
                       "ENQUEUE_WIN_UNLOCK", "E", "MPI_WIN_UNLOCK", "E"]
     _spans(view, window)
+
+
+def test_win_create_and_update_record_0_3s_activities(timeline_path, window):
+    bf.win_update(window)
+    bf.win_update_then_collect(window)
+
+    def complete(view):
+        return sum(1 for e in view.of(window) if e["tid"] < PEER_TID and e["tid"] != 0) >= 6
+    view = timeline_reader.wait_until(timeline_path, complete, WAIT)
+    users = [e for e in view.of(window) if ENGINE_TID < e["tid"] < PEER_TID]
+    assert [e.get("name", "E") for e in users] == [
+        "WIN_CREATE", "E", "WIN_SYNC_COMPUTE_AVERAGE", "E", "WIN_SYNC_COMPUTE_AVERAGE", "E"]
+    assert len({e["tid"] for e in users}) == 1
+    _spans(view, window)

@@ -2,10 +2,13 @@
 "FORWARD" while a parameter's module runs forward, "GRADIENT COMPT." from
 the start of the model's backward until the parameter's gradient is ready.
 Each row is named after the parameter's op, so its communication (recorded
-by the engine under that name) shows in the same row.
+by the engine under that name) shows in the same row. step() is recorded as
+"STEP", with "SYNCHRONIZE" inside it, in a row of the optimizer's own.
 
 The recording functions are looked up on ``bluefog.torch`` at each call.
 """
+
+import contextlib
 
 import torch
 
@@ -29,6 +32,16 @@ def _start(name, activity):
 
 def _end(name):
     _recorder().timeline_end_activity(name)
+
+
+@contextlib.contextmanager
+def phase(row, activity):
+    """Records `activity` in `row` around the block (ended if it raises)."""
+    _start(row, activity)
+    try:
+        yield
+    finally:
+        _end(row)
 
 
 def _first_tensor_needing_grad(value):

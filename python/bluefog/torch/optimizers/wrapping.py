@@ -110,6 +110,7 @@ class DistributedOptimizerBase:
             serial = next(_serials)
             op_names = lambda name: f"{kind}{serial}.{name}"  # noqa: E731
         self._names = {p: op_names(name) for p, name in self._param_names.items()}
+        self._step_row = op_names("optimizer.step")  # the timeline's row of step()
         self.num_steps_per_communication = num_steps_per_communication
         self._hook_handles, self._hook_keep = [], []
         self._should_synchronize = True
@@ -201,12 +202,17 @@ class DistributedOptimizerBase:
             self._should_synchronize = True
 
     def step(self, closure=None):
+        with self._timeline_phase("STEP"):
+            return self._step(closure)
+
+    def _step(self, closure):
         loss = self._begin_step(closure)
         try:
             if self._should_synchronize:
                 if self._synchronized:
                     warnings.warn(_STEP_AFTER_SYNCHRONIZE)
-                self._synchronize()
+                with self._timeline_phase("SYNCHRONIZE"):
+                    self._synchronize()
             elif self._communication_pending():
                 raise RuntimeError(
                     "step() under skip_synchronize(): this step's communication is still "
@@ -236,10 +242,17 @@ class DistributedOptimizerBase:
     def turn_on_timeline(self):
         """Record each parameter's forward and backward phases in the timeline
         (``BLUEFOG_TIMELINE``), in the row of its communication: BlueFog
-        0.3's "FORWARD" and "GRADIENT COMPT." activities. On by default when
+        0.3's "FORWARD" and "GRADIENT COMPT." activities; and step() as
+        "STEP", with "SYNCHRONIZE" (waiting for the communication) inside it,
+        in the row ``<optimizer>.optimizer.step``. On by default when
         BLUEFOG_TIMELINE is set."""
         if self._timeline is None:
             self._timeline = timeline.TimelineHooks(self._models, self._names)
+
+    def _timeline_phase(self, activity):
+        if getattr(self, "_timeline", None) is None:
+            return contextlib.nullcontext()
+        return timeline.phase(self._step_row, activity)
 
     def turn_off_timeline(self):
         if getattr(self, "_timeline", None) is not None:

@@ -87,4 +87,22 @@ class Timeline {
   std::atomic<bool> enabled_{false};
 };
 
+// Records `activity` under the calling thread's tid in `tensor_name`'s row
+// while in scope; nothing when the timeline is off. `tensor_name` must
+// outlive it.
+class TimelineActivity {
+ public:
+  TimelineActivity(const std::string& tensor_name, const char* activity)
+      : name_(tensor_name), on_(Timeline::Global().BeginActivity(tensor_name, activity)) {}
+  ~TimelineActivity() {
+    if (on_) Timeline::Global().EndActivity(name_);
+  }
+  TimelineActivity(const TimelineActivity&) = delete;
+  TimelineActivity& operator=(const TimelineActivity&) = delete;
+
+ private:
+  const std::string& name_;
+  bool on_;
+};
+
 }  // namespace bluefog

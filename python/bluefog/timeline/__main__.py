@@ -54,6 +54,9 @@ def _parser():
     plot.add_argument("prefix", metavar="PREFIX", help=prefix_help)
     plot.add_argument("-o", "--output", required=True, metavar="FILE",
                       help="the picture to write (format from the extension: .png, .svg, .pdf)")
+    plot.add_argument("--between", nargs=2, type=float, metavar=("FROM_MS", "TO_MS"),
+                      help="draw only this stretch of the run (ms on the merged clock, as the "
+                           "full chart's axis shows them), e.g. a few steps")
     return parser
 
 
@@ -85,8 +88,11 @@ def _run(args):
     elif args.command == "plot":
         from .plot import plot
         _check_writable(args.output)
+        if args.between is not None and not args.between[0] < args.between[1]:
+            raise TimelineError("--between {:g} {:g}: the first time must be the earlier".format(
+                *args.between))
         try:
-            plot(args.prefix, args.output)
+            plot(args.prefix, args.output, between=args.between)
         except OSError as e:
             raise TimelineError("cannot write {}: {}".format(args.output, e.strerror or e))
         except ValueError as e:  # e.g. an extension matplotlib has no writer for

@@ -48,8 +48,9 @@ LANE_TOP = {USER: 0.05, OPS: 0.32, WAIT: 0.68}
 LANE_HEIGHT = {USER: 0.22, OPS: 0.32, WAIT: 0.22}
 
 
-def plot_job(job, output, title=None, dpi=110):
-    """Draws ``job`` to ``output`` (format from its extension, e.g. .png)."""
+def plot_job(job, output, title=None, dpi=110, between=None):
+    """Draws ``job`` to ``output`` (format from its extension, e.g. .png);
+    ``between=(from_ms, to_ms)`` draws only that stretch."""
     Figure, FigureCanvasAgg, Patch, Line2D = _matplotlib()
     from matplotlib import colormaps
     kinds = sorted({op_kind(s.name) for t in job.ranks.values() for s in t.spans
@@ -124,7 +125,10 @@ def plot_job(job, output, title=None, dpi=110):
                         for r, t in job.ranks.items()] or [""])
     for y in range(1, n):
         ax.axhline(y, color=(0.85, 0.85, 0.85), linewidth=0.8)
-    ax.set_xlim(-end_ms * 0.01, end_ms * 1.02 if end_ms > 0 else 1)
+    if between is not None:
+        ax.set_xlim(*between)
+    else:
+        ax.set_xlim(-end_ms * 0.01, end_ms * 1.02 if end_ms > 0 else 1)
     ax.set_xlabel("time (ms, on rank 0's steady clock, 0 at the first event)")
     ax.set_title(title or "BlueFog timeline {} ({} of {} ranks)".format(
         job.prefix, len(job.ranks), job.size))

@@ -389,6 +389,17 @@ def test_plot_cli_writes_a_png(tmp_path):
     assert out.read_bytes()[:8] == PNG_SIGNATURE
 
 
+def test_plot_between_draws_only_that_stretch(tmp_path):
+    prefix = three_ranks(tmp_path)
+    full, part = tmp_path / "full.png", tmp_path / "part.png"
+    plot_module.plot(prefix, str(full), warn=None)
+    result = run_cli("plot", prefix, "-o", str(part), "--between", "10", "12.5")
+    assert result.returncode == 0, result.stderr
+    assert part.read_bytes()[:8] == PNG_SIGNATURE and part.read_bytes() != full.read_bytes()
+    assert_usage_error(run_cli("plot", prefix, "-o", str(part), "--between", "5", "1"),
+                       "--between 5 1", "earlier")
+
+
 def test_plot_names_the_debian_package_when_matplotlib_is_missing(job, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     with pytest.raises(TimelineError, match="python3-matplotlib"):

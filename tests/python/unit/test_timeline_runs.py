@@ -30,10 +30,13 @@ ITERATIONS, SLEEP_MS, BARRIERS = 15, 40, 3
 # A barrier ends on every rank once the last rank's message arrived, so its
 # ends differ by one message's delivery plus each rank's scheduling, and by
 # the error of the clock offsets (rtt/2, a few tens of us here). Measured on
-# this 2-core machine, shared and loaded, at 4 ranks: 0.1-1.7 ms over
-# repeated runs (2 ranks: under 0.3 ms). 20 ms leaves a wide margin for a
-# busier machine and still fails a merge that misaligns clocks (one rank's
-# origin is seconds away from another's).
+# this 2-core machine shared with other jobs (load average 5-8): at 4 ranks
+# 0.8-2.5 ms over 7 runs, at 3 ranks 0.8-1.5 ms, at 2 ranks 0.01-0.7 ms.
+# 20 ms leaves a margin of 8 over the worst seen for a busier machine. On
+# one host the ranks' steady clocks agree and their files' origins are
+# close (tens of us apart), so this checks that merge keeps every rank on
+# the one clock (a rank shifted by its own first event, by its start, or by
+# a misread origin or offset fails), not an offset measured across hosts.
 BARRIER_END_SKEW_US = 20000
 
 

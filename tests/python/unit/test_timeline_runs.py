@@ -165,6 +165,34 @@ def test_merge_aligns_the_last_barriers_end_across_ranks(straggler_job, tmp_path
     assert written["otherData"] == trace["otherData"]
 
 
+@pytest.mark.parametrize("straggler_job", [2], indirect=True)
+@pytest.mark.xfail(strict=True, reason=(
+    "engine: a WAIT_FOR_RANK_<p> span ends after the reduction of p's data, not at its "
+    "arrival: OpLifecycle::Deliver (cpp/core/src/op_lifecycle.cc) records COMPUTE_AVERAGE "
+    "around OnData and only then calls op_timeline::UpdateWaiting, which ends the wait"))
+def test_a_wait_ends_before_the_reduction_of_the_data_it_waited_for(straggler_job):
+    # At 2 ranks rank 0 receives only from rank 1: in each of its steps the
+    # reductions (COMPUTE_AVERAGE) use rank 1's data, so they cannot start
+    # before the wait for rank 1 ended (docs/timeline.md: the wait lasts
+    # "until p's data for it arrived"). The summary counts the overlap as
+    # waiting and as reducing.
+    np, prefix = straggler_job
+    rank0 = read_rank_file(prefix + "0.json", strict=True)
+    pid = pid_of(rank0, "step")
+    ops = [s for s in spans_by_tid(rank0.events, pid)[0] if s[0] == "MPI_NEIGHBOR_ALLREDUCE"]
+    waits = [e for e in rank0.events if e["pid"] == pid and e.get("name") == "WAIT_FOR_RANK_1"]
+    reduces = [e for e in rank0.events if e["pid"] == pid and e.get("name") == "COMPUTE_AVERAGE"]
+    assert len(ops) == len(waits) == ITERATIONS, (ops, waits)
+    late = []
+    for (_, begin, end, _), wait in zip(ops, waits):
+        assert begin <= wait["ts"] and wait["ts"] + wait["dur"] <= end, (wait, begin, end)
+        mine = [r for r in reduces if begin <= r["ts"] <= end]
+        assert mine, (begin, end)
+        if min(r["ts"] for r in mine) < wait["ts"] + wait["dur"]:
+            late.append((wait, mine))
+    assert late == [], f"{len(late)} of {len(ops)} waits end after a reduction began: {late[0]}"
+
+
 # ---- 3: a rank raises in the middle of a run of ops
 
 @pytest.mark.parametrize("np", [2, 3, 4])

@@ -50,7 +50,8 @@ def rank_paths(prefix, np):
 
 
 def spans_by_tid(events, pid):
-    """{tid: [(name, begin, end)]} of the B/E pairs on row ``pid``, checking
+    """{tid: [(name, begin, end, depth)]} of the B/E pairs on row ``pid``
+    (depth: how many spans of that tid enclose it), checking
     that on each tid every E closes an open B, time never goes back, and
     nothing is left open."""
     stacks, spans, last = {}, {}, {}
@@ -344,7 +345,9 @@ def test_optimizer_rows_hold_activities_and_the_engines_ops(optimizer, op, tmp_p
             for earlier, later in zip(user, user[1:]):
                 assert earlier[2] <= later[1], (earlier, later)
             if op == "ALLREDUCE":
-                # The gradient's allreduce is submitted once it is ready.
+                # The gradient's allreduce is submitted by the hook that sees it
+                # ready, so not before its GRADIENT COMPT. began. (Which of the
+                # two hooks runs first is not fixed, so not: after it ended.)
                 for grad, enqueue in zip(user[1::2],
                                          [s for s in engine if s[0] == "ENQUEUE_" + op]):
                     assert enqueue[1] >= grad[1], (grad, enqueue)

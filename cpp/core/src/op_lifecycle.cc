@@ -78,7 +78,7 @@ void OpLifecycle::Start(const std::shared_ptr<Job>& job) {
       closing.push_back(r);
   parts_.liveness.CheckStart(job);
   Guarded(job, [&](OpContext& context) { op.Start(context); });
-  op_timeline::UpdateWaiting(*job);
+  op_timeline::UpdateWaiting(*job, Clock::now());
   // A rank in shutdown runs only what it posted before: ask.
   if (!closing.empty() && !op.finished()) parts_.stalls.Probe(job, closing);
   // Deliver what arrived before the op was posted.
@@ -120,10 +120,10 @@ void OpLifecycle::Deliver(const std::shared_ptr<Job>& job, Arrival& arrival) {
     if (std::find(job->senders.begin(), job->senders.end(), arrival.src) ==
         job->senders.end())
       job->senders.push_back(arrival.src);
-    Clock::time_point began = job->trace ? Clock::now() : Clock::time_point();
+    Clock::time_point arrived = job->trace ? Clock::now() : Clock::time_point();
     Guarded(job, [&](OpContext& context) { job->op->OnData(context, arrival); });
-    op_timeline::Reduced(*job, began);
-    op_timeline::UpdateWaiting(*job);
+    op_timeline::Reduced(*job, arrived);
+    op_timeline::UpdateWaiting(*job, arrived);
   }
   MaybeComplete(job);
 }

@@ -42,9 +42,8 @@ void Started(Job& job) {
   job.trace = std::make_unique<OpTrace>();
 }
 
-void UpdateWaiting(Job& job) {
+void UpdateWaiting(Job& job, Clock::time_point step_began) {
   if (!job.trace || !On()) return;
-  Clock::time_point now = Clock::now();
   std::vector<int> awaited;
   if (!job.op->finished()) awaited = job.op->WaitingOn();
   auto& waiting = job.trace->waiting;
@@ -53,13 +52,13 @@ void UpdateWaiting(Job& job) {
       ++i;
       continue;
     }
-    EndWait(job, waiting[i].first, waiting[i].second, now);
+    EndWait(job, waiting[i].first, waiting[i].second, step_began);
     waiting.erase(waiting.begin() + static_cast<std::ptrdiff_t>(i));
   }
   for (int peer : awaited) {
     bool known = std::any_of(waiting.begin(), waiting.end(),
                              [peer](const auto& w) { return w.first == peer; });
-    if (!known) waiting.emplace_back(peer, now);
+    if (!known) waiting.emplace_back(peer, step_began);
   }
 }
 

@@ -37,7 +37,9 @@ void Queued(const OpIdentity& id);
 // Before the op's Start: ENQUEUE_ ends, MPI_ begins.
 void Started(Job& job);
 // After one of the op's steps (Start, OnData): the peers it now waits for.
-void UpdateWaiting(Job& job);
+// Waits that ended, ended at `step_began` (when the data came, not after
+// the step handled it).
+void UpdateWaiting(Job& job, Clock::time_point step_began);
 // A payload from `src` that landed now, its header having arrived at `since`.
 void Transferred(const Job& job, int src, Clock::time_point since);
 // A reduction step of the op that began at `begin` ended now (recorded for

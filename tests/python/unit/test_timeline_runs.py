@@ -167,15 +167,11 @@ def test_merge_aligns_the_last_barriers_end_across_ranks(straggler_job, tmp_path
 
 
 @pytest.mark.parametrize("straggler_job", [2], indirect=True)
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a WAIT_FOR_RANK_<p> span ends after the reduction of p's data, not at its "
-    "arrival: OpLifecycle::Deliver (cpp/core/src/op_lifecycle.cc) records COMPUTE_AVERAGE "
-    "around OnData and only then calls op_timeline::UpdateWaiting, which ends the wait"))
 def test_a_wait_ends_before_the_reduction_of_the_data_it_waited_for(straggler_job):
     # At 2 ranks rank 0 receives only from rank 1: in each of its steps the
     # reductions (COMPUTE_AVERAGE) use rank 1's data, so they cannot start
     # before the wait for rank 1 ended (docs/timeline.md: the wait lasts
-    # "until p's data for it arrived"). The summary counts the overlap as
+    # "until p's data for it arrived"), or the summary would count them as
     # waiting and as reducing.
     np, prefix = straggler_job
     rank0 = read_rank_file(prefix + "0.json", strict=True)

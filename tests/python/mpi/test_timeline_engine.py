@@ -92,20 +92,57 @@ def _others():
     return set(range(N)) - {ME}
 
 
-# kind -> (run(x, name), the peers the op must have waited for or None for
-# "some other rank", whether it reduces)
 def _in():
     return set(bf.in_neighbor_ranks())
 
 
+def _ring_prev():
+    return {(ME - 1) % N} if N > 1 else set()
+
+
+def _ring_next():
+    return {(ME + 1) % N} if N > 1 else set()
+
+
+def _ring_allreduce(x, name):
+    """A dynamic one-peer step: from the previous rank, to the next."""
+    return bf.neighbor_allreduce(
+        x, self_weight=0.5 if N > 1 else 1.0, src_weights={r: 0.5 for r in _ring_prev()},
+        dst_weights={r: 1.0 for r in _ring_next()}, name=name)
+
+
+# variant -> (kind, run(x, name), the peers the op must have waited for or
+# None for "some other rank", whether it reduces)
 OPS = {
-    "ALLREDUCE": (lambda x, n: bf.allreduce(x, name=n), None, True),
-    "BROADCAST": (lambda x, n: bf.broadcast(x, root_rank=0, name=n), None, False),
-    "ALLGATHER": (lambda x, n: bf.allgather(x, name=n), None, False),
-    "BARRIER": (lambda x, n: bf.barrier(), None, False),
-    "NEIGHBOR_ALLREDUCE": (lambda x, n: bf.neighbor_allreduce(x, name=n), _in, True),
-    "NEIGHBOR_ALLGATHER": (lambda x, n: bf.neighbor_allgather(x, name=n), _in, False),
-    "HIERARCHICAL_NEIGHBOR_ALLREDUCE": (
+    "allreduce": ("ALLREDUCE", lambda x, n: bf.allreduce(x, name=n), None, True),
+    "allreduce_sum_inplace": (
+        "ALLREDUCE", lambda x, n: bf.allreduce_(x, average=False, name=n), None, True),
+    "allreduce_nonblocking": (
+        "ALLREDUCE", lambda x, n: bf.synchronize(bf.allreduce_nonblocking(x, name=n)), None,
+        True),
+    "allreduce_hierarchical_local": (
+        "ALLREDUCE", lambda x, n: bf.allreduce(x, is_hierarchical_local=True, name=n), None,
+        True),
+    "broadcast": ("BROADCAST", lambda x, n: bf.broadcast(x, root_rank=0, name=n), None, False),
+    "broadcast_inplace": (
+        "BROADCAST", lambda x, n: bf.broadcast_(x, root_rank=N - 1, name=n), None, False),
+    "allgather": ("ALLGATHER", lambda x, n: bf.allgather(x, name=n), None, False),
+    "barrier": ("BARRIER", lambda x, n: bf.barrier(), None, False),
+    "neighbor_allreduce": (
+        "NEIGHBOR_ALLREDUCE", lambda x, n: bf.neighbor_allreduce(x, name=n), _in, True),
+    "neighbor_allreduce_dynamic": ("NEIGHBOR_ALLREDUCE", _ring_allreduce, _ring_prev, True),
+    "neighbor_allreduce_nonblocking": (
+        "NEIGHBOR_ALLREDUCE",
+        lambda x, n: bf.synchronize(bf.neighbor_allreduce_nonblocking(x, name=n)), _in, True),
+    "neighbor_allgather": (
+        "NEIGHBOR_ALLGATHER", lambda x, n: bf.neighbor_allgather(x, name=n), _in, False),
+    "neighbor_allgather_dynamic": (
+        "NEIGHBOR_ALLGATHER",
+        lambda x, n: bf.neighbor_allgather(x, src_ranks=sorted(_ring_prev()),
+                                           dst_ranks=sorted(_ring_next()), name=n),
+        _ring_prev, False),
+    "hierarchical_neighbor_allreduce": (
+        "HIERARCHICAL_NEIGHBOR_ALLREDUCE",
         lambda x, n: bf.hierarchical_neighbor_allreduce(x, name=n), None, True),
 }
 
@@ -115,12 +152,13 @@ def _row_of_barrier(view):
     return max(rows, key=lambda r: int(r.rsplit(".", 1)[1]))
 
 
-@pytest.mark.parametrize("kind", sorted(OPS))
-def test_every_op_kind_leaves_its_spans_and_waits(timeline_path, kind):
-    run, expected_peers, reduces = OPS[kind]
-    if kind == "HIERARCHICAL_NEIGHBOR_ALLREDUCE" and bf.local_size() == 1:
+@pytest.mark.parametrize("variant", sorted(OPS))
+def test_every_op_kind_and_variant_leaves_its_spans_and_waits(timeline_path, variant):
+    kind, run, expected_peers, reduces = OPS[variant]
+    hierarchical = kind == "HIERARCHICAL_NEIGHBOR_ALLREDUCE"
+    if hierarchical and bf.local_size() == 1:
         pytest.skip("hierarchical_neighbor_allreduce refuses one rank per machine")
-    row = "engine_" + kind.lower()
+    row = "engine_" + variant
     run(torch.ones(4), row)
     if kind == "BARRIER":
         view = timeline_reader.wait_until(
@@ -134,9 +172,9 @@ def test_every_op_kind_leaves_its_spans_and_waits(timeline_path, kind):
         assert waited == expected_peers(), (waited, view.of(row))
     else:
         assert waited <= _others()
-        if N > 1 and kind != "HIERARCHICAL_NEIGHBOR_ALLREDUCE":
+        if N > 1 and not hierarchical:
             assert waited, view.of(row)
-    if reduces and N > 1 and kind != "HIERARCHICAL_NEIGHBOR_ALLREDUCE":
+    if reduces and N > 1 and not hierarchical:
         assert _reductions(view, row), view.of(row)
     if not reduces:
         assert not _reductions(view, row)

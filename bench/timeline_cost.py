@@ -222,6 +222,18 @@ def label_bytes(label):
     return int(number) << (20 if unit == "MiB" else 10)
 
 
+def extension_stamp():
+    """(path, mtime) of the bluefog extension the jobs load, to tell a
+    rebuild in the middle of a run."""
+    import glob
+    import importlib.util
+    spec = importlib.util.find_spec("bluefog")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "_bluefog*.so"))
+    return (found[0], os.stat(found[0]).st_mtime) if found else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
@@ -239,6 +251,9 @@ def main():
     order = [size_label(s) for s in sizes] + [DIGITS]
     print(f"timeline cost: ranks {args.ranks}, {args.rounds} round(s); "
           f"load {os.getloadavg()[0]:.2f} at the start", flush=True)
+    stamp = extension_stamp()
+    if stamp:
+        print(f"extension {stamp[0]} (modified {time.ctime(stamp[1])})", flush=True)
     started = time.time()
     for ranks in args.ranks:
         runs = {"off": [], "on": []}
@@ -248,6 +263,9 @@ def main():
                 print(f"  {ranks} ranks, round {r + 1}/{args.rounds}, {setting}: done "
                       f"({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
         print_tables(ranks, args.rounds, runs, order)
+    if extension_stamp() != stamp:
+        print("\nWARNING: the extension was rebuilt during the run; the jobs did not all "
+              "run the same build", flush=True)
     print(f"\nload {os.getloadavg()[0]:.2f} at the end, {time.time() - started:.0f} s in all",
           flush=True)
 

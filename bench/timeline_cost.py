@@ -5,6 +5,7 @@ DistributedNeighborAllreduceOptimizer), with BLUEFOG_TIMELINE unset ("off")
 and set to a fresh temporary prefix ("on"), in one invocation.
 
     python bench/timeline_cost.py [--ranks 2 4] [--rounds 5] [--quick]
+                                  [--sizes BYTES ...] [--no-digits]
 
 For each rank count it launches one bfrun job per setting, alternating
 off, on, off, on, ... for --rounds rounds, so that a noisy machine's load
@@ -63,7 +64,7 @@ def worker(args):
     torch.set_num_threads(1)
     bf.init()
     n, me = bf.size(), bf.rank()
-    sizes = SIZES[:1] if args.quick else SIZES
+    sizes = args.sizes or (SIZES[:1] if args.quick else SIZES)
     lines = []
     for nbytes in sizes:
         label = size_label(nbytes)
@@ -100,8 +101,9 @@ def worker(args):
         optimizer.step()
 
     steps = 10 if args.quick else 200
-    digits = median_time(step, 0, bf.barrier, reps=steps, warmup=3 if args.quick else 20)
-    lines.append(f"TLC case {DIGITS} = {digits!r}")
+    if not args.no_digits:
+        digits = median_time(step, 0, bf.barrier, reps=steps, warmup=3 if args.quick else 20)
+        lines.append(f"TLC case {DIGITS} = {digits!r}")
     lines.append(f"TLC steps = {step_no[0]}")
     if me == 0:
         print("\n".join(lines), flush=True)
@@ -148,7 +150,7 @@ def count_events(prefix, ranks, steps):
     return {case: count / ops[case] for case, count in events.items() if ops.get(case)}
 
 
-def run_job(ranks, on, quick):
+def run_job(ranks, on, quick, extra=()):
     env = dict(os.environ)
     env.pop(TIMELINE_ENV, None)
     tmp = None
@@ -156,7 +158,8 @@ def run_job(ranks, on, quick):
         tmp = tempfile.mkdtemp(prefix="bf-tlcost-")
         env[TIMELINE_ENV] = os.path.join(tmp, "tl")
     command = [os.environ.get("BFRUN", "bfrun"), "-np", str(ranks), sys.executable,
-               os.path.abspath(__file__), "--worker"] + (["--quick"] if quick else [])
+               os.path.abspath(__file__), "--worker"] + (["--quick"] if quick else []) \
+        + list(extra)
     try:
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=900)
@@ -240,6 +243,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true",
                         help="2 ranks, 1 round, 1 KiB only, few iterations (for the tests)")
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        help="neighbor_allreduce sizes in bytes (default 1 KiB, 64 KiB, 1 MiB, 16 MiB)")
+    parser.add_argument("--no-digits", action="store_true", help="skip the digits step")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -247,8 +253,10 @@ def main():
         return
     if args.quick:
         args.ranks, args.rounds = [2], 1
-    sizes = SIZES[:1] if args.quick else SIZES
-    order = [size_label(s) for s in sizes] + [DIGITS]
+    sizes = args.sizes or (SIZES[:1] if args.quick else SIZES)
+    order = [size_label(s) for s in sizes] + ([] if args.no_digits else [DIGITS])
+    extra = (["--sizes"] + [str(s) for s in args.sizes] if args.sizes else []) \
+        + (["--no-digits"] if args.no_digits else [])
     print(f"timeline cost: ranks {args.ranks}, {args.rounds} round(s); "
           f"load {os.getloadavg()[0]:.2f} at the start", flush=True)
     stamp = extension_stamp()
@@ -259,7 +267,7 @@ def main():
         runs = {"off": [], "on": []}
         for r in range(args.rounds):
             for setting in ("off", "on"):
-                runs[setting].append(run_job(ranks, setting == "on", args.quick))
+                runs[setting].append(run_job(ranks, setting == "on", args.quick, extra))
                 print(f"  {ranks} ranks, round {r + 1}/{args.rounds}, {setting}: done "
                       f"({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
         print_tables(ranks, args.rounds, runs, order)

@@ -11,12 +11,13 @@ def repetitions(nbytes):
     return 200 if nbytes <= (256 << 10) else (30 if nbytes <= (4 << 20) else 8)
 
 
-def median_time(fn, nbytes, barrier):
-    """Median seconds of fn() over repetitions, each after barrier()."""
-    for _ in range(3):
+def median_time(fn, nbytes, barrier, reps=None, warmup=3):
+    """Median seconds of fn() over repetitions (``reps``, else by size),
+    each after barrier(), following ``warmup`` untimed calls."""
+    for _ in range(warmup):
         fn()
     times = []
-    for _ in range(repetitions(nbytes)):
+    for _ in range(reps or repetitions(nbytes)):
         barrier()
         start = time.perf_counter()
         fn()

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -38,6 +39,7 @@ DIGITS = "digits step"
 CASE_PREFIX = "tlc.nar."
 DIGITS_PREFIX = "awc"  # the rows of DistributedNeighborAllreduceOptimizer's tensors
 TIMELINE_ENV = "BLUEFOG_TIMELINE"
+IN_PROCESS_BLOCKS = 10  # of each setting, alternating, in every on job
 
 
 def size_label(nbytes):
@@ -58,14 +60,36 @@ def worker(args):
     import torch.nn.functional as F
 
     import bluefog.torch as bf
+    from bluefog.torch import timeline as bf_timeline
     from pytorch_digits import DigitsNet, load_data
     from timing import median_time
 
     torch.set_num_threads(1)
+    warnings.simplefilter("ignore", RuntimeWarning)  # paused recording warns once
     bf.init()
+    # On jobs also compare, in the same process, blocks with recording paused
+    # and resumed: the same scheduling luck falls on both.
+    in_process = bool(os.environ.get(TIMELINE_ENV))
+    lines = []
+
+    def measure(label, fn, nbytes, reps, warmup):
+        lines.append(f"TLC case {label} = {median_time(fn, nbytes, bf.barrier, reps=reps, warmup=warmup)!r}")
+        if not in_process:
+            return
+        timed = {False: [], True: []}
+        for block in range(2 * IN_PROCESS_BLOCKS):
+            on = block % 2 == 1
+            bf.barrier()
+            bf_timeline._set_recording(on)
+            timed[on].append(median_time(fn, nbytes, bf.barrier, reps=max(5, reps // 4),
+                                         warmup=1))
+        bf_timeline._set_recording(True)
+        for on in (False, True):
+            lines.append(f"TLC inproc {label} {'on' if on else 'off'} = "
+                         f"{statistics.median(timed[on])!r}")
+
     n, me = bf.size(), bf.rank()
     sizes = args.sizes or (SIZES[:1] if args.quick else SIZES)
-    lines = []
     for nbytes in sizes:
         label = size_label(nbytes)
         x = torch.ones(nbytes // 4)
@@ -74,10 +98,8 @@ def worker(args):
         name = CASE_PREFIX + label.replace(" ", "")
         reps = nar_reps(nbytes, args.quick)
         warmup = 3 if args.quick else 10
-        nar = median_time(lambda: bf.neighbor_allreduce(x, name=name), nbytes, bf.barrier,
-                          reps=reps, warmup=warmup)
         lines.append(f"TLC memcpy {label} = {copy!r}")
-        lines.append(f"TLC case {label} = {nar!r}")
+        measure(label, lambda: bf.neighbor_allreduce(x, name=name), nbytes, reps, warmup)
 
     # The digits step: the example's model and data, each rank on its shard.
     train_x, train_y, _, _ = load_data(42)
@@ -102,8 +124,7 @@ def worker(args):
 
     steps = 10 if args.quick else 200
     if not args.no_digits:
-        digits = median_time(step, 0, bf.barrier, reps=steps, warmup=3 if args.quick else 20)
-        lines.append(f"TLC case {DIGITS} = {digits!r}")
+        measure(DIGITS, step, 0, steps, 3 if args.quick else 20)
     lines.append(f"TLC steps = {step_no[0]}")
     if me == 0:
         print("\n".join(lines), flush=True)
@@ -115,8 +136,9 @@ def worker(args):
 def parse_job(text):
     """({case: seconds}, {size: memcpy seconds}, digits steps) from a job's output."""
     cases, memcpy, steps = {}, {}, None
-    for kind, key, value in re.findall(r"^TLC (case|memcpy) (.+?) = (\S+)$", text, re.M):
-        (cases if kind == "case" else memcpy)[key] = float(value)
+    for kind, key, value in re.findall(r"^TLC (case|memcpy|inproc) (.+?) = (\S+)$", text, re.M):
+        (memcpy if kind == "memcpy" else cases)[key if kind != "inproc" else "inproc " + key] = \
+            float(value)
     match = re.search(r"^TLC steps = (\d+)$", text, re.M)
     if match:
         steps = int(match.group(1))
@@ -217,6 +239,33 @@ def print_tables(ranks, rounds, runs, order):
         cells = [case, fmt_time(t_off), fmt_time(t_on),
                  f"{ratio:.3f}" if ratio else "n/a",
                  f"<= {bound:.2f}" if bound else "n/a", verdict, noise, spread, per_round, events]
+        print("| " + " | ".join(cells) + " |", flush=True)
+    print_in_process_table(on, order)
+
+
+def print_in_process_table(on, order):
+    """The on jobs' own comparison: blocks with recording paused against
+    blocks with it on, alternating in one process."""
+    print(f"\nIn one process (each on job alternates {IN_PROCESS_BLOCKS} blocks with recording "
+          "paused and as many with it on; medians over the jobs):\n")
+    headers = ["case", "paused", "on", "on/paused", "bound", "verdict",
+               "on/paused per job min-max"]
+    print("| " + " | ".join(headers) + " |")
+    print("|---|" + "---:|" * (len(headers) - 1))
+    for case in order:
+        pairs = [(c[f"inproc {case} off"], c[f"inproc {case} on"]) for c, _, _ in on
+                 if f"inproc {case} off" in c]
+        if not pairs:
+            continue
+        t_off = statistics.median(a for a, _ in pairs)
+        t_on = statistics.median(b for _, b in pairs)
+        ratios = [b / a for a, b in pairs]
+        ratio = statistics.median(ratios)
+        bound = BOUNDS.get(case)
+        verdict = "n/a" if bound is None else ("within" if ratio <= bound else "over")
+        cells = [case, fmt_time(t_off), fmt_time(t_on), f"{ratio:.3f}",
+                 f"<= {bound:.2f}" if bound else "n/a", verdict,
+                 f"{min(ratios):.2f} - {max(ratios):.2f}"]
         print("| " + " | ".join(cells) + " |", flush=True)
 
 

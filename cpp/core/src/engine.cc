@@ -95,8 +95,8 @@ int64_t Engine::Impl::Submit(OpType type, const std::string& name, const OpFacto
     OpIdentity id = names_.Next(type, name, world().rank);
     op = make(id);  // may throw for bad arguments; nothing is recorded then
     names_.Commit(id);
-    op_timeline::Queued(id);
     auto job = std::make_shared<Job>();
+    op_timeline::Queued(*job);
     job->op = std::shared_ptr<Op>(std::move(op));
     job->handle = std::make_shared<HandleState>();
     handle = handles_.Add(job->handle);

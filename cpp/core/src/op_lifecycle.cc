@@ -68,7 +68,6 @@ void OpLifecycle::Start(const std::shared_ptr<Job>& job) {
   job->last_stall_report = job->start_time;
   job->last_progress = job->start_time;
   parts_.ops.Activate(job);
-  op_timeline::Started(*job);
   BF_LOG(kDebug) << "start " << op.Describe() << " instance " << op.id().instance;
   // A rank that left normally may have done its part before it left (its
   // messages wait below); one that failed or died has not.
@@ -186,14 +185,15 @@ void OpLifecycle::MaybeComplete(const std::shared_ptr<Job>& job) {
                  << (status.ok() ? "" : ": " + status.message());
   if (!status.ok())
     status = status.WithMessage("rank " + std::to_string(rank_) + ": " + status.message());
-  op_timeline::Done(*job, status);
   parts_.names.Release(op.id());
+  Clock::time_point completed = job->trace ? Clock::now() : Clock::time_point();
   {
     std::lock_guard<std::mutex> lock(job->handle->mutex);
     job->handle->done = true;
     job->handle->status = status;
   }
   job->handle->cv.notify_all();
+  op_timeline::Done(*job, status, completed);  // after the waiter woke: off the op's path
 }
 
 }  // namespace bluefog

@@ -14,9 +14,28 @@ bool Reduces(OpType type) {
          type == OpType::kHierarchicalNeighborAllreduce || type == OpType::kPairGossip;
 }
 
-void EndWait(const Job& job, int peer, Clock::time_point since, Clock::time_point now) {
-  Timeline::Global().Complete(Row(job), "WAIT_FOR_RANK_" + std::to_string(peer), since, now,
-                              Timeline::PeerTid(peer));
+void EndWait(Job& job, int peer, Clock::time_point since, Clock::time_point now) {
+  job.trace->events.push_back(
+      {'X', "WAIT_FOR_RANK_", peer, since, now, Timeline::PeerTid(peer), {}});
+}
+
+// The engine's names of each op type, built once, so that recording one
+// builds no string: ENQUEUE_<OP>, MPI_<OP> and SERVE_<OP>_FOR_RANK_.
+struct ActivityNames {
+  std::string enqueue, mpi, serve;
+};
+
+const ActivityNames& NamesOf(OpType type) {
+  static const std::vector<ActivityNames>* names = [] {
+    auto* all = new std::vector<ActivityNames>(static_cast<size_t>(kLastOpType) + 1);
+    for (size_t t = 1; t < all->size(); ++t) {
+      auto op = static_cast<OpType>(t);
+      (*all)[t] = {Activity("ENQUEUE_", op), Activity("MPI_", op),
+                   Activity("SERVE_", op) + "_FOR_RANK_"};
+    }
+    return all;
+  }();
+  return (*names)[static_cast<size_t>(type)];
 }
 
 }  // namespace
@@ -28,19 +47,27 @@ std::string Activity(const char* prefix, OpType type) {
   return name;
 }
 
-void Queued(const OpIdentity& id) {
+void Queued(Job& job) {
   if (!On()) return;
-  Timeline::Global().Begin(id.display_name, Activity("ENQUEUE_", id.type), Timeline::kEngineTid);
+  job.trace = std::make_unique<OpTrace>();
+  job.trace->queued = Clock::now();
+  job.trace->events.reserve(8);
 }
 
-void Started(Job& job) {
-  if (!On()) return;
-  Timeline& t = Timeline::Global();
-  const OpIdentity& id = job.op->id();
-  t.End(id.display_name, Timeline::kEngineTid);
-  t.Begin(id.display_name, Activity("MPI_", id.type), Timeline::kEngineTid);
-  job.trace = std::make_unique<OpTrace>();
+namespace {
+
+// The op's ENQUEUE_ span and the start of its MPI_ span, once.
+void Open(Job& job, std::vector<Timeline::Event>* out) {
+  if (job.trace->opened) return;
+  job.trace->opened = true;
+  const ActivityNames& names = NamesOf(job.op->id().type);
+  Clock::time_point start = job.start_time == Clock::time_point() ? Clock::now() : job.start_time;
+  out->push_back({'B', names.enqueue.c_str(), -1, job.trace->queued, {}, Timeline::kEngineTid, {}});
+  out->push_back({'E', nullptr, -1, start, {}, Timeline::kEngineTid, {}});
+  out->push_back({'B', names.mpi.c_str(), -1, start, {}, Timeline::kEngineTid, {}});
 }
+
+}  // namespace
 
 void UpdateWaiting(Job& job, Clock::time_point step_began) {
   if (!job.trace || !On()) return;
@@ -62,50 +89,59 @@ void UpdateWaiting(Job& job, Clock::time_point step_began) {
   }
 }
 
-void Transferred(const Job& job, int src, Clock::time_point since) {
+void Transferred(Job& job, int src, Clock::time_point since) {
   if (!job.trace || !On()) return;
   // A payload whose header came before the op started is nested in its wait.
   since = std::max(since, job.start_time);
-  Timeline::Global().Complete(Row(job), "TRANSFER_FROM_RANK_" + std::to_string(src), since,
-                              Clock::now(), Timeline::PeerTid(src));
+  job.trace->events.push_back(
+      {'X', "TRANSFER_FROM_RANK_", src, since, Clock::now(), Timeline::PeerTid(src), {}});
 }
 
-void Reduced(const Job& job, Clock::time_point begin) {
+void Reduced(Job& job, Clock::time_point begin) {
   if (!job.trace || !Reduces(job.op->id().type) || !On()) return;
-  Timeline::Global().Complete(Row(job), "COMPUTE_AVERAGE", begin, Clock::now(),
-                              Timeline::kEngineTid);
+  Clock::time_point end = Clock::now();
+  if (end - begin < kShortestReduction) return;
+  job.trace->events.push_back({'X', "COMPUTE_AVERAGE", -1, begin, end, Timeline::kEngineTid, {}});
 }
 
-void Stalled(const Job& job, const std::string& message) {
+void Stalled(Job& job, const std::string& message) {
   if (!On()) return;
-  Timeline::Global().Instant(Row(job), "STALL: " + message, Timeline::kEngineTid);
-}
-
-void Done(Job& job, const Status& status) {
-  if (!On()) return;
-  Timeline& t = Timeline::Global();
+  std::vector<Timeline::Event> events;
   if (job.trace) {
-    Clock::time_point now = Clock::now();
-    for (const auto& w : job.trace->waiting) EndWait(job, w.first, w.second, now);
-    job.trace.reset();
+    Open(job, &events);
+    events.insert(events.end(), job.trace->events.begin(), job.trace->events.end());
+    job.trace->events.clear();
   }
-  if (!status.ok()) t.Instant(Row(job), "FAILED: " + status.message(), Timeline::kEngineTid);
-  t.End(Row(job), Timeline::kEngineTid);
+  events.push_back({'i', nullptr, -1, Clock::now(), {}, Timeline::kEngineTid, "STALL: " + message});
+  Timeline::Global().RecordAll(Row(job), events);
+}
+
+void Done(Job& job, const Status& status, Clock::time_point completed) {
+  if (!job.trace || !On()) return;
+  Clock::time_point now = completed;
+  for (const auto& w : job.trace->waiting) EndWait(job, w.first, w.second, now);
+  std::vector<Timeline::Event> events;
+  Open(job, &events);
+  events.insert(events.end(), job.trace->events.begin(), job.trace->events.end());
+  if (!status.ok())
+    events.push_back(
+        {'i', nullptr, -1, now, {}, Timeline::kEngineTid, "FAILED: " + status.message()});
+  events.push_back({'E', nullptr, -1, now, {}, Timeline::kEngineTid, {}});
+  job.trace.reset();
+  Timeline::Global().RecordAll(Row(job), events);
 }
 
 void Fused(const Job& job, int dst, size_t messages, size_t bytes) {
   if (!On()) return;
-  Timeline::Global().Instant(
-      Row(job), "FUSED_FRAME_TO_RANK_" + std::to_string(dst), Timeline::PeerTid(dst),
-      "{\"messages\": " + std::to_string(messages) + ", \"bytes\": " + std::to_string(bytes) +
-          "}");
+  Timeline::Global().Instant(Row(job), "FUSED_FRAME_TO_RANK_", dst, Timeline::PeerTid(dst),
+                             "{\"messages\": " + std::to_string(messages) +
+                                 ", \"bytes\": " + std::to_string(bytes) + "}");
 }
 
 void Served(const MessageHeader& h, int src, Clock::time_point begin) {
   if (!On()) return;
-  Timeline::Global().Complete(
-      h.text, Activity("SERVE_", h.op) + "_FOR_RANK_" + std::to_string(src), begin,
-      Clock::now(), Timeline::PeerTid(src));
+  Timeline::Global().Complete(h.text, NamesOf(h.op).serve.c_str(), src, begin,
+                              Clock::now(), Timeline::PeerTid(src));
 }
 
 }  // namespace op_timeline

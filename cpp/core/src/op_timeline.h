@@ -9,6 +9,7 @@
 // request served. Each costs one relaxed atomic load when the timeline is
 // off. docs/timeline.md shows what they look like.
 #pragma once
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,10 +21,15 @@
 
 namespace bluefog {
 
-// The peers an op waits for, each since when; kept only while the timeline
-// records.
+// What the timeline keeps of an op while it runs (only while the timeline
+// records): its events are collected here without a lock and written once
+// it completed, after its waiter was woken, so that recording stays off the
+// op's path. An op that stalls is written at once (so that a hang shows).
 struct OpTrace {
-  std::vector<std::pair<int, Clock::time_point>> waiting;
+  Clock::time_point queued;
+  bool opened = false;  // ENQUEUE_ and the B of MPI_ are in the file already
+  std::vector<std::pair<int, Clock::time_point>> waiting;  // peers, since when
+  std::vector<Timeline::Event> events;                      // ended, not yet written
 };
 
 namespace op_timeline {
@@ -33,21 +39,25 @@ inline bool On() { return Timeline::Global().enabled(); }
 // "ENQUEUE_" + kNeighborAllreduce -> "ENQUEUE_NEIGHBOR_ALLREDUCE" (0.3's names).
 std::string Activity(const char* prefix, OpType type);
 
-void Queued(const OpIdentity& id);
-// Before the op's Start: ENQUEUE_ ends, MPI_ begins.
-void Started(Job& job);
+// Reductions shorter than this are not recorded: they would show as 0 µs
+// and cost as much to record as the op's other events.
+constexpr auto kShortestReduction = std::chrono::microseconds(1);
+
+// At submit: the job is queued now.
+void Queued(Job& job);
 // After one of the op's steps (Start, OnData): the peers it now waits for.
 // Waits that ended, ended at `step_began` (when the data came, not after
 // the step handled it).
 void UpdateWaiting(Job& job, Clock::time_point step_began);
 // A payload from `src` that landed now, its header having arrived at `since`.
-void Transferred(const Job& job, int src, Clock::time_point since);
+void Transferred(Job& job, int src, Clock::time_point since);
 // A reduction step of the op that began at `begin` ended now (recorded for
 // the op kinds that reduce).
-void Reduced(const Job& job, Clock::time_point begin);
-void Stalled(const Job& job, const std::string& message);
-// The op completed with `status`: waits still open end now.
-void Done(Job& job, const Status& status);
+void Reduced(Job& job, Clock::time_point begin);
+void Stalled(Job& job, const std::string& message);
+// The op completed at `completed` with `status` (its waiter was woken
+// since): writes its events; waits still open end at its completion.
+void Done(Job& job, const Status& status, Clock::time_point completed);
 // A frame of `messages` messages (`bytes` in all) to `dst` carried this op's.
 void Fused(const Job& job, int dst, size_t messages, size_t bytes);
 // A window request of `src` (header `h`) served from `begin` until now.

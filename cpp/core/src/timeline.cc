@@ -48,6 +48,14 @@ struct Record {
   std::string name;    // activity, instant text or metadata name; empty for 'E'
   int64_t dur_us = 0;  // for 'X'
   std::string args;    // a JSON object's text, or empty
+  const char* static_name = nullptr;  // instead of `name`, followed by name_peer
+  int name_peer = -1;
+
+  std::string Name() const {
+    if (static_name == nullptr) return name;
+    return name_peer < 0 ? std::string(static_name)
+                         : std::string(static_name) + std::to_string(name_peer);
+  }
 };
 
 }  // namespace
@@ -157,7 +165,7 @@ class Timeline::Impl {
       file_.Append(scratch_);
     }
     scratch_.clear();
-    timeline::AppendEventLine(&scratch_, r.phase, r.name, r.ts_us, pid, r.tid, r.dur_us,
+    timeline::AppendEventLine(&scratch_, r.phase, r.Name(), r.ts_us, pid, r.tid, r.dur_us,
                               r.args);
     file_.Append(scratch_);
   }
@@ -252,6 +260,14 @@ void Timeline::Stop() {
 
 void Timeline::Flush() { impl_->Drain(); }
 
+bool Timeline::SetRecording(bool on) {
+  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu_);
+  if (!impl_->writer_.joinable()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  enabled_.store(on, std::memory_order_relaxed);
+  return true;
+}
+
 bool Timeline::Begin(const std::string& tensor_name, const std::string& activity, int tid) {
   if (!enabled()) return false;
   std::lock_guard<std::mutex> lock(impl_->mu_);
@@ -286,6 +302,52 @@ bool Timeline::Complete(const std::string& tensor_name, const std::string& name,
   int64_t ts = std::max<int64_t>(0, Micros(begin - impl_->origin_));
   int64_t dur = std::max<int64_t>(0, Micros(end - impl_->origin_) - ts);
   impl_->queue_.push_back(Record{'X', tid, ts, tensor_name, name, dur, args});
+  return true;
+}
+
+bool Timeline::Begin(const std::string& tensor_name, const char* name, int tid) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  impl_->open_[tensor_name].push_back(tid);
+  impl_->PushLocked('B', tid, tensor_name, std::string());
+  impl_->queue_.back().static_name = name;
+  return true;
+}
+
+bool Timeline::Complete(const std::string& tensor_name, const char* name, int peer,
+                        TimePoint begin, TimePoint end, int tid) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  int64_t ts = std::max<int64_t>(0, Micros(begin - impl_->origin_));
+  int64_t dur = std::max<int64_t>(0, Micros(end - impl_->origin_) - ts);
+  impl_->queue_.push_back(Record{'X', tid, ts, tensor_name, std::string(), dur, std::string(),
+                                 name, peer});
+  return true;
+}
+
+bool Timeline::Instant(const std::string& tensor_name, const char* name, int peer, int tid,
+                       const std::string& args) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  impl_->PushLocked('i', tid, tensor_name, std::string(), args);
+  impl_->queue_.back().static_name = name;
+  impl_->queue_.back().name_peer = peer;
+  return true;
+}
+
+bool Timeline::RecordAll(const std::string& tensor_name, const std::vector<Event>& events) {
+  if (!enabled()) return false;
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  if (!enabled()) return false;
+  for (const Event& e : events) {
+    int64_t ts = std::max<int64_t>(0, Micros(e.begin - impl_->origin_));
+    int64_t dur = e.phase == 'X' ? std::max<int64_t>(0, Micros(e.end - impl_->origin_) - ts) : 0;
+    impl_->queue_.push_back(Record{e.phase, e.tid, ts, tensor_name, e.name ? std::string() : e.text,
+                                   dur, std::string(), e.name, e.peer});
+  }
   return true;
 }
 

@@ -61,6 +61,8 @@ void StopTimeline() { Timeline::Global().Stop(); }
 
 bool timeline_enabled() { return Timeline::Global().enabled(); }
 
+bool timeline_set_recording(bool on) { return Timeline::Global().SetRecording(on); }
+
 bool timeline_start_activity(const std::string& tensor_name, const std::string& activity_name) {
   return Timeline::Global().BeginActivity(tensor_name, activity_name);
 }

@@ -67,3 +67,11 @@ def timeline_context(tensor_name: str, activity_name: str):
     finally:
         if started:
             timeline_end_activity(tensor_name)
+
+
+def _set_recording(on):
+    """Pauses (False) or resumes (True) this rank's recording while its file
+    stays open, for benchmarks that compare both in one process; call it
+    between ops (a span open across a pause loses its end). Returns whether
+    the timeline was started."""
+    return _bluefog.timeline_set_recording(bool(on))

@@ -1,7 +1,8 @@
 """Smoke test of bench/timeline_cost.py: in --quick mode (2 ranks, 1 round,
 1 KiB, few iterations) it prints the table with every row, numbers in the
 off, on and on/off cells, the 1 KiB bound with a verdict, and a positive
-count of events per op from the on job's timeline files."""
+count of events per op from the on job's timeline files; and the on job's
+in-process table (recording paused against on)."""
 
 import os
 import re
@@ -29,8 +30,9 @@ def test_quick_run_prints_every_row_with_numbers_and_events():
     header = [c.strip() for c in re.search(r"^\| case \|(.*)\|$", out, re.M).group(1).split("|")]
     assert header[:5] == ["off", "on", "on/off", "bound", "verdict"], out
     assert header[-1] == "events per op (on)", out
+    jobs_table, in_process = out.split("In one process", 1)
     rows = {m.group(1): [c.strip() for c in m.group(2).split("|")]
-            for m in re.finditer(r"^\| (1 KiB|digits step) \|(.*)\|$", out, re.M)}
+            for m in re.finditer(r"^\| (1 KiB|digits step) \|(.*)\|$", jobs_table, re.M)}
     assert sorted(rows) == ["1 KiB", "digits step"], out
     for case, cells in rows.items():
         assert len(cells) == len(header), (case, out)
@@ -40,3 +42,11 @@ def test_quick_run_prints_every_row_with_numbers_and_events():
         assert float(cells[-1]) > 0, (case, "the on job wrote no events", cells)
     assert rows["1 KiB"][3] == "<= 1.10" and rows["1 KiB"][4] in ("within", "over"), out
     assert rows["digits step"][3] == "n/a", out
+
+    # The on job's own comparison: recording paused against on, in one process.
+    paused = {m.group(1): [c.strip() for c in m.group(2).split("|")]
+              for m in re.finditer(r"^\| (1 KiB|digits step) \|(.*)\|$", in_process, re.M)}
+    assert sorted(paused) == ["1 KiB", "digits step"], out
+    for case, cells in paused.items():
+        assert TIME.match(cells[0]) and TIME.match(cells[1]) and float(cells[2]) > 0, cells
+    assert paused["1 KiB"][3] == "<= 1.10" and paused["1 KiB"][4] in ("within", "over"), out

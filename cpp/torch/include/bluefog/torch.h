@@ -99,6 +99,10 @@ void win_set_p(const std::string& name, double p);
 // ---- Timeline (bluefog/core/timeline.h) ----
 // Whether this rank records a timeline (BLUEFOG_TIMELINE was set at init).
 bool timeline_enabled();
+// Pauses (false) or resumes (true) recording, the file staying open: for
+// benchmarks comparing both in one process, called between ops. False when
+// the timeline was not started.
+bool timeline_set_recording(bool on);
 // A user activity on `tensor_name`'s row, under the calling thread's tid.
 // Both return false, recording nothing, when the timeline is off, and end
 // also when no activity is open on that tensor.

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bluefog {
 
@@ -56,6 +57,11 @@ class Timeline {
   void Flush();
 
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  // Pauses (false) or resumes (true) recording while the file stays open,
+  // for benchmarks that compare both in one process; call it between ops,
+  // as spans open across a pause lose their end. Returns false (and does
+  // nothing) when the timeline was not started.
+  bool SetRecording(bool on);
 
   // Events under an explicit tid (the engine passes kEngineTid). Begin/End
   // pairs nest per (tensor_name, tid); End with nothing open there records
@@ -69,6 +75,26 @@ class Timeline {
   // A complete ("X") event: `name` from `begin` to `end` on the steady clock.
   bool Complete(const std::string& tensor_name, const std::string& name, TimePoint begin,
                 TimePoint end, int tid, const std::string& args = std::string());
+  // The engine's cheap forms: `name` lives as long as the program (a
+  // literal or a static table) and is not copied; a `peer` >= 0 is appended
+  // to it when the event is written ("WAIT_FOR_RANK_" and 3).
+  bool Begin(const std::string& tensor_name, const char* name, int tid);
+  bool Complete(const std::string& tensor_name, const char* name, int peer, TimePoint begin,
+                TimePoint end, int tid);
+  bool Instant(const std::string& tensor_name, const char* name, int peer, int tid,
+               const std::string& args);
+  // Events of one row recorded together under one lock, with the times
+  // they happened (the engine writes an op's events once it completed, off
+  // the op's path). B/E pairs are the caller's to balance.
+  struct Event {
+    char phase;            // 'B', 'E', 'X' or 'i'
+    const char* name;      // static, as above; nullptr: `text`
+    int peer;              // appended to `name` when >= 0
+    TimePoint begin, end;  // 'X' spans both; the others happen at `begin`
+    int tid;
+    std::string text;      // a name built at run time ("FAILED: ...")
+  };
+  bool RecordAll(const std::string& tensor_name, const std::vector<Event>& events);
   // A metadata ("M") line outside any row, e.g. the clock offsets.
   bool Metadata(const std::string& name, const std::string& args);
 

@@ -6,8 +6,10 @@
 // it came to need p) until p's data arrived, with TRANSFER_FROM_RANK_<p>
 // inside it for a payload that travelled apart from its header,
 // FUSED_FRAME_TO_RANK_<p> instants, and SERVE_<OP>_FOR_RANK_<p> for a window
-// request served. Each costs one relaxed atomic load when the timeline is
-// off. docs/timeline.md shows what they look like.
+// request served. An op's own events are written once it completed (or
+// stalled), after its waiter woke, so that recording stays off its path;
+// the others as they happen. Each call costs one relaxed atomic load when
+// the timeline is off. docs/timeline.md shows what they look like.
 #pragma once
 #include <chrono>
 #include <string>

@@ -9,7 +9,7 @@
 # to a bridge in namespace bfc-switch, and runs an sshd (hostname bfc-h<i>)
 # for root by key. Files: build/cluster/ (hostfile, ssh_config, keys, pids).
 # Needs root. Nothing is made in the root network namespace.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap of `up` fires in its functions too
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CLUSTER_DIR="$ROOT/build/cluster"
 STATE="$CLUSTER_DIR/state"

@@ -70,7 +70,7 @@ sshd_pid() {
 # names our config, so a reused pid is not taken for it).
 sshd_alive() {
   local pid; pid="$(sshd_pid "$1")"
-  [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null \
+  [ -n "$pid" ] && { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null \
     | grep -qF "$CLUSTER_DIR/h$1/sshd_config"
 }
 

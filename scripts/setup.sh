@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT="$_bluefog_root"
 cd "$ROOT"
 
-PACKAGES=(build-essential cmake ninja-build libgtest-dev libgmock-dev
+PACKAGES=(build-essential cmake ninja-build libgtest-dev libgmock-dev openssh-server iputils-ping
   openmpi-bin libopenmpi-dev python3-dev python3-venv python3-torch libtorch-dev
   pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-pytest-timeout
   python3-networkx python3-sklearn python3-matplotlib)

@@ -136,7 +136,7 @@ void StallMonitor::TakeReply(int src, const MessageHeader& reply) {
   PeerTable::State state = peers_.state(src);
   if (!posted && (state == PeerTable::State::kClosing || state == PeerTable::State::kGone)) {
     probes_.erase(it);
-    engine_.FailJob(job, Status::PeerFailure(peers_.Why(src) + " without having posted " +
+    engine_.FailJob(job, Status::PeerFailure(peers_.Why(src) + " without posting " +
                                              job->op->Describe()),
                     true);
     return;
